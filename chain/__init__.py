@@ -1,0 +1,1 @@
+"""Local EVM chain tooling: the anvil node, contract artifacts and deployment helpers."""
