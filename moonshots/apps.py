@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MoonshotsConfig(AppConfig):
+    name = "moonshots"
+    verbose_name = "Moonshots"
