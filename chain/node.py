@@ -313,6 +313,11 @@ def start_anvil(
 # --- the detached development node -------------------------------------------------------
 
 
+# Detached nodes started by this process, kept so the Popen objects are not garbage
+# collected while anvil runs (that warns) and so stop_local_node can reap its own children.
+_DETACHED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def pid_path(port: int) -> Path:
     """Pid file of the detached node on ``port`` (one per port, so test nodes never
     touch the development node's file)."""
@@ -328,6 +333,8 @@ def _read_pid(port: int) -> int | None:
 
 def _is_anvil_pid(pid: int) -> bool:
     """True if ``pid`` is alive and is an anvil (guards against a recycled pid)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child (a zombie)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -381,6 +388,7 @@ def ensure_local_node(
         detached=True,
     )
     pid_path(port).write_text(f"{node.pid}\n")
+    _DETACHED[port] = node.proc
     # Our copy of the log handle is not needed: the detached process keeps its own.
     if node._log_file is not None:
         node._log_file.close()  # type: ignore[attr-defined]
@@ -409,6 +417,10 @@ def stop_local_node(url: str = DEFAULT_URL, *, timeout: float = 30.0) -> bool:
         time.sleep(0.05)
     else:
         os.kill(pid, signal.SIGKILL)
+    proc = _DETACHED.pop(port, None)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
     pid_path(port).unlink(missing_ok=True)
     return True
 
