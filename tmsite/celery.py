@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tmsite.settings")
 
@@ -18,6 +19,12 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["tmsite"])  # the project package is not an app, its tasks.py still counts
 
 app.conf.beat_schedule = {
+    "index-new-blocks": {
+        "task": "market.tasks.index_new_blocks_task",
+        "schedule": settings.INDEX_INTERVAL,
+        "args": (settings.CHAIN_ID,),
+        "options": {"expires": settings.INDEX_INTERVAL * 2},
+    },
     "worker-heartbeat": {
         "task": "tmsite.tasks.heartbeat_task",
         "schedule": 30.0,  # seconds

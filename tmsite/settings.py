@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "template_partials",
     "wallets",
     "chain",
+    "market",
     "ratings",
     "moonshots",
 ]
@@ -176,9 +177,36 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Chain ------------------------------------------------------------------------------
 
+CHAIN_ID = env_int("CHAIN_ID", 31337, minimum=1)  # the chain the beat schedule indexes (31337: local anvil)
 WEB3_PROVIDER_URI = env_str("WEB3_PROVIDER_URI", "http://127.0.0.1:8545")
 WEB3_REQUEST_TIMEOUT = env_float("WEB3_REQUEST_TIMEOUT", 10.0, minimum=0.1)  # seconds per RPC call
 READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 2.0, minimum=0.05)  # seconds per dependency probe
+RPC_RETRIES = env_int("RPC_RETRIES", 3, minimum=0)  # extra attempts after a network error
+RPC_BACKOFF = env_float("RPC_BACKOFF", 0.5, minimum=0.0)  # seconds before the first retry, doubling
+
+# --- Indexer ----------------------------------------------------------------------------
+
+INDEX_START_BLOCK = env_int("INDEX_START_BLOCK", 0, minimum=0)  # first block read on a new chain
+INDEX_CONFIRMATIONS = env_int("INDEX_CONFIRMATIONS", 0, minimum=0)  # blocks kept back from head
+INDEX_REORG_DEPTH = env_int("INDEX_REORG_DEPTH", 64, minimum=1)  # recent blocks whose hashes are checked
+INDEX_SPAN_INITIAL = env_int("INDEX_SPAN_INITIAL", 500, minimum=1)  # blocks per batch at start
+INDEX_SPAN_MIN = env_int("INDEX_SPAN_MIN", 1, minimum=1)  # blocks; never split below this
+INDEX_SPAN_MAX = env_int("INDEX_SPAN_MAX", 5000, minimum=1)  # blocks; never grow above this
+INDEX_BATCH_TARGET_LOGS = env_int("INDEX_BATCH_TARGET_LOGS", 50_000, minimum=1)  # logs; stop growing past this
+INDEX_BATCH_FAST_SECONDS = env_float("INDEX_BATCH_FAST_SECONDS", 2.0)  # a batch quicker than this grows the span
+INDEX_BATCH_SLOW_SECONDS = env_float("INDEX_BATCH_SLOW_SECONDS", 15.0)  # a batch slower than this halves it
+INDEX_PARALLEL_REQUESTS = env_int("INDEX_PARALLEL_REQUESTS", 3, minimum=1)  # eth_getLogs requests in flight
+INDEX_INTERVAL = env_float("INDEX_INTERVAL", 5.0, minimum=0.5)  # seconds between scheduled index runs
+INDEX_LOCK_TTL = env_int("INDEX_LOCK_TTL", 600, minimum=10)  # seconds a dead indexer's lock survives
+WHALE_MIN_SUPPLY_SHARE = env_float("WHALE_MIN_SUPPLY_SHARE", 0.005, minimum=0.0)  # fraction of supply
+WHALE_MIN_USD = env_float("WHALE_MIN_USD", 25_000.0, minimum=0.0)  # USD at the time of the transfer
+# Mainnet sources (local chains use the deployment registry): name@factory@router@fee_bps, comma-separated.
+DEX_FACTORIES = [
+    (name, factory, router, int(fee))
+    for name, factory, router, fee in (item.split("@") for item in env_list("DEX_FACTORIES", []))
+]
+QUOTE_USD_TOKENS = env_list("QUOTE_USD_TOKENS", [])  # checksummed addresses valued at $1
+QUOTE_NATIVE_TOKENS = env_list("QUOTE_NATIVE_TOKENS", [])  # wrapped native coin (WETH) addresses
 
 # --- Static files -----------------------------------------------------------------------
 

@@ -1,0 +1,244 @@
+"""Derived market data, computed by walking a batch's events in chain order.
+
+``MarketState`` holds what the walk needs in memory (pool reserves, token decimals, supply)
+and prices tokens on demand from current reserves:
+
+* a pool is priced when one side is a quote asset: a USD stablecoin (valued at $1) or the
+  wrapped native coin (valued through the native/USD pools);
+* a token's USD price is the average of its pools' prices weighted by pool TVL;
+* a pool's TVL is twice the USD value of its quote-side reserve.
+
+The walk turns decoded events into rows (with trade prices, USD values, whale flags) and
+into aggregates (holder balance deltas, candles, hourly pool snapshots) that the store then
+merges into the database. Aggregators are shared with the reorg rebuild, so both paths
+compute the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from market.decode import ZERO_ADDRESS
+
+INTERVAL_SECONDS = {"1m": 60, "1h": 3600, "1d": 86400}
+USD = "usd"
+NATIVE = "native"
+
+
+def bucket_start(timestamp: int, interval: str) -> int:
+    size = INTERVAL_SECONDS[interval]
+    return timestamp - timestamp % size
+
+
+def to_datetime(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+@dataclass
+class TokenState:
+    id: int
+    address: str
+    decimals: int  # 18 when decimals() reverted
+    quote_kind: str
+    total_supply: int | None
+    pool_ids: list[int] = field(default_factory=list)
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.scale = 10.0**self.decimals
+
+
+@dataclass
+class PoolState:
+    id: int
+    address: str
+    token0_id: int
+    token1_id: int
+    reserve0: int
+    reserve1: int
+    base_is_token0: bool | None  # None: neither side is a quote asset
+    quote_kind: str
+    reserves_block: int | None = None
+    updated_at: int | None = None  # unix seconds
+
+    @property
+    def base_id(self) -> int | None:
+        if self.base_is_token0 is None:
+            return None
+        return self.token0_id if self.base_is_token0 else self.token1_id
+
+
+def pool_sides(token0: TokenState, token1: TokenState) -> tuple[bool | None, str]:
+    """Which side is the base (priced) token: a stablecoin is preferred as quote, then native."""
+    for kind in (USD, NATIVE):
+        if token1.quote_kind == kind:
+            return True, kind
+        if token0.quote_kind == kind:
+            return False, kind
+    return None, ""
+
+
+class MarketState:
+    """Tokens and pools of one chain, as of the last committed batch."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[int, TokenState] = {}
+        self.token_ids: dict[str, int] = {}
+        self.pools: dict[int, PoolState] = {}
+        self.pool_ids: dict[str, int] = {}
+        self._native_usd: float | None = None
+        self._native_dirty = True
+
+    def add_token(self, token: TokenState) -> None:
+        self.tokens[token.id] = token
+        self.token_ids[token.address] = token.id
+
+    def add_pool(self, pool: PoolState) -> None:
+        self.pools[pool.id] = pool
+        self.pool_ids[pool.address] = pool.id
+        self.tokens[pool.token0_id].pool_ids.append(pool.id)
+        self.tokens[pool.token1_id].pool_ids.append(pool.id)
+        self._native_dirty = True
+
+    # --- pricing ------------------------------------------------------------------------
+
+    def _pool_units(self, pool: PoolState) -> tuple[float, float]:
+        """(base reserve, quote reserve) in whole tokens."""
+        t0, t1 = self.tokens[pool.token0_id], self.tokens[pool.token1_id]
+        r0, r1 = pool.reserve0 / t0.scale, pool.reserve1 / t1.scale
+        return (r0, r1) if pool.base_is_token0 else (r1, r0)
+
+    def quote_usd(self, kind: str) -> float | None:
+        if kind == USD:
+            return 1.0
+        if kind == NATIVE:
+            return self.native_usd()
+        return None
+
+    def native_usd(self) -> float | None:
+        if self._native_dirty:
+            weighted = weight = 0.0
+            for pool in self.pools.values():
+                base = pool.base_id
+                if pool.quote_kind == USD and base is not None and self.tokens[base].quote_kind == NATIVE:
+                    base_units, quote_units = self._pool_units(pool)
+                    if base_units > 0 and quote_units > 0:
+                        weighted += quote_units / base_units * quote_units
+                        weight += quote_units
+            self._native_usd = weighted / weight if weight else None
+            self._native_dirty = False
+        return self._native_usd
+
+    def pool_price_and_tvl(self, pool: PoolState) -> tuple[float | None, float]:
+        """(base token USD price via this pool, pool TVL in USD); (None, 0) when unpriced."""
+        if pool.base_is_token0 is None:
+            return None, 0.0
+        quote_usd = self.quote_usd(pool.quote_kind)
+        base_units, quote_units = self._pool_units(pool)
+        if quote_usd is None or base_units <= 0:
+            return None, 0.0
+        return quote_units / base_units * quote_usd, 2.0 * quote_units * quote_usd
+
+    def token_price(self, token_id: int) -> float | None:
+        token = self.tokens[token_id]
+        if token.quote_kind == USD:
+            return 1.0
+        if token.quote_kind == NATIVE:
+            return self.native_usd()
+        weighted = weight = 0.0
+        for pool_id in token.pool_ids:
+            pool = self.pools[pool_id]
+            if pool.base_id != token_id:
+                continue
+            price, tvl = self.pool_price_and_tvl(pool)
+            if price is not None and tvl > 0:
+                weighted += price * tvl
+                weight += tvl
+        return weighted / weight if weight else None
+
+    def token_liquidity(self, token_id: int) -> float:
+        return sum(self.pool_price_and_tvl(self.pools[p])[1] for p in self.tokens[token_id].pool_ids)
+
+    def apply_sync(self, pool: PoolState, reserve0: int, reserve1: int) -> None:
+        pool.reserve0, pool.reserve1 = reserve0, reserve1
+        if pool.quote_kind == USD and pool.base_id is not None and self.tokens[pool.base_id].quote_kind == NATIVE:
+            self._native_dirty = True
+
+
+# --- aggregators shared by the batch walk and the reorg rebuild --------------------------
+
+
+class CandleBook:
+    """OHLCV per (token, interval, bucket) from trades fed in chain order."""
+
+    def __init__(self, intervals: tuple[str, ...] = ("1m", "1h", "1d")) -> None:
+        self.intervals = intervals
+        # [open, high, low, close, volume, volume_usd, buy_volume_usd, trades]
+        self.rows: dict[tuple[int, str, int], list[float]] = {}
+
+    def add(self, token_id: int, timestamp: int, price: float, amount: float, volume_usd: float, is_buy: bool) -> None:
+        buy_usd = volume_usd if is_buy else 0.0
+        for interval in self.intervals:
+            key = (token_id, interval, timestamp - timestamp % INTERVAL_SECONDS[interval])
+            row = self.rows.get(key)
+            if row is None:
+                self.rows[key] = [price, price, price, price, amount, volume_usd, buy_usd, 1]
+            else:
+                if price > row[1]:
+                    row[1] = price
+                if price < row[2]:
+                    row[2] = price
+                row[3] = price
+                row[4] += amount
+                row[5] += volume_usd
+                row[6] += buy_usd
+                row[7] += 1
+
+
+def merge_candle(existing: list[float], later: list[float]) -> list[float]:
+    """Combine a stored bucket with one computed from later trades of the same bucket."""
+    return [
+        existing[0],
+        max(existing[1], later[1]),
+        min(existing[2], later[2]),
+        later[3],
+        existing[4] + later[4],
+        existing[5] + later[5],
+        existing[6] + later[6],
+        existing[7] + later[7],
+    ]
+
+
+class ActivityBook:
+    """Transfers, distinct active addresses, swaps and distinct traders per (token, interval, bucket)."""
+
+    def __init__(self, intervals: tuple[str, ...] = ("1h", "1d")) -> None:
+        self.intervals = intervals
+        self.transfers: dict[tuple[int, str, int], int] = defaultdict(int)
+        self.whales: dict[tuple[int, str, int], int] = defaultdict(int)
+        self.addresses: dict[tuple[int, str, int], set[str]] = defaultdict(set)
+        self.swaps: dict[tuple[int, str, int], int] = defaultdict(int)
+        self.traders: dict[tuple[int, str, int], set[str]] = defaultdict(set)
+
+    def add_transfer(self, token_id: int, timestamp: int, sender: str, receiver: str, is_whale: bool) -> None:
+        for interval in self.intervals:
+            key = (token_id, interval, timestamp - timestamp % INTERVAL_SECONDS[interval])
+            self.transfers[key] += 1
+            if is_whale:
+                self.whales[key] += 1
+            addresses = self.addresses[key]
+            if sender != ZERO_ADDRESS:
+                addresses.add(sender)
+            if receiver != ZERO_ADDRESS:
+                addresses.add(receiver)
+
+    def add_swap(self, token_id: int, timestamp: int, trader: str) -> None:
+        for interval in self.intervals:
+            key = (token_id, interval, timestamp - timestamp % INTERVAL_SECONDS[interval])
+            self.swaps[key] += 1
+            self.traders[key].add(trader)
+
+    def keys(self) -> set[tuple[int, str, int]]:
+        return set(self.transfers) | set(self.swaps)

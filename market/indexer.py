@@ -1,0 +1,876 @@
+"""The chain indexer: read logs from a JSON-RPC node into the database, reorg-safe.
+
+One loop (``ChainIndexer.run_to_head``): check recent block hashes against the node, pick a
+range held back ``confirmations`` blocks from head, fetch its logs, walk them in chain order
+into rows and derived data, and commit rows and checkpoint together in one transaction. The
+checkpoint holds the next block to read and moves compare-and-set, so a killed or duplicated
+worker can neither skip nor double-apply a range.
+
+The range span adapts: it halves when the node says a range is too large (or times out) and
+doubles while batches are quick, within ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from market import decode as d
+from market.derive import (
+    INTERVAL_SECONDS,
+    ActivityBook,
+    CandleBook,
+    MarketState,
+    PoolState,
+    TokenState,
+    merge_candle,
+    pool_sides,
+    to_datetime,
+)
+from market.models import (
+    Candle,
+    Checkpoint,
+    Dex,
+    HolderBalance,
+    IndexedBlock,
+    LiquidityEvent,
+    Pool,
+    PoolSnapshot,
+    SkippedLog,
+    Swap,
+    Sync,
+    Token,
+    TokenActivity,
+    Transfer,
+)
+from market.rpc import RangeTooLarge, RpcClient, RpcError
+from market.store import bulk_insert, chunked, upsert
+
+logger = logging.getLogger(__name__)
+
+ERC20_NAME = "0x06fdde03"
+ERC20_SYMBOL = "0x95d89b41"
+ERC20_DECIMALS = "0x313ce567"
+ERC20_TOTAL_SUPPLY = "0x18160ddd"
+MAX_ADDRESSES_PER_FILTER = 1000  # addresses in one eth_getLogs filter, before splitting the request
+
+
+class CheckpointMoved(Exception):
+    """Another worker moved the checkpoint, or a rewind happened, while this batch ran."""
+
+
+class ReorgTooDeep(Exception):
+    """Every stored block in the reorg window differs from the node: rewind by hand."""
+
+
+class ReorgDuringFetch(Exception):
+    """A log's block hash did not match the header fetched with it; the batch is retried."""
+
+
+@dataclass
+class BatchStats:
+    from_block: int
+    to_block: int
+    logs: int
+    seconds: float
+
+
+@dataclass
+class RunStats:
+    batches: list[BatchStats] = field(default_factory=list)
+    reorgs: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def logs(self) -> int:
+        return sum(b.logs for b in self.batches)
+
+    @property
+    def blocks(self) -> int:
+        return sum(b.to_block - b.from_block + 1 for b in self.batches)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+@dataclass
+class Batch:
+    """Everything one range produced, ready to be written."""
+
+    from_block: int
+    to_block: int
+    headers: dict[int, dict[str, Any]]
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    discovered: tuple[list[tuple[str, int, str, str, int]], list[str], dict[str, dict[str, Any]]] | None = None
+    transfers: list[tuple[Any, ...]] = field(default_factory=list)
+    swaps: list[tuple[Any, ...]] = field(default_factory=list)
+    syncs: list[tuple[Any, ...]] = field(default_factory=list)
+    liquidity: list[tuple[Any, ...]] = field(default_factory=list)
+    skipped: list[tuple[Any, ...]] = field(default_factory=list)
+    balance_deltas: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    supply_deltas: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    candles: CandleBook = field(default_factory=CandleBook)
+    snapshots: dict[tuple[int, int], tuple[int, int, float]] = field(default_factory=dict)
+    touched_pools: set[int] = field(default_factory=set)
+    activity_from: dict[int, int] = field(default_factory=dict)  # token id -> earliest unix time touched
+    log_count: int = 0
+
+
+def transfer_kind(sender: str, receiver: str, pool_addresses: dict[str, int]) -> str:
+    if sender == d.ZERO_ADDRESS:
+        return Transfer.Kind.MINT
+    if receiver == d.ZERO_ADDRESS:
+        return Transfer.Kind.BURN
+    if sender in pool_addresses:
+        return Transfer.Kind.BUY
+    if receiver in pool_addresses:
+        return Transfer.Kind.SELL
+    return Transfer.Kind.TRANSFER
+
+
+class ChainIndexer:
+    """Indexes one chain from the checkpoint to the node's head.
+
+    Sources of what to watch: the ``Dex`` rows (factories) and tokens flagged as quote
+    assets, which ``market.services.index_sources_sync`` fills from the deployment
+    registry and settings before a run.
+    """
+
+    def __init__(self, *, rpc: RpcClient, chain_id: int, progress: Callable[[str], None] | None = None) -> None:
+        self.rpc = rpc
+        self.chain_id = chain_id
+        self.progress = progress
+        self.confirmations = settings.INDEX_CONFIRMATIONS
+        self.reorg_depth = settings.INDEX_REORG_DEPTH
+        self.span = settings.INDEX_SPAN_INITIAL
+        self.state = MarketState()
+        self._timestamps: dict[int, int] = {}  # unix seconds of the blocks of the batch in hand
+        self.load_state()
+
+    # --- state ----------------------------------------------------------------------------
+
+    def load_state(self) -> None:
+        """Reload tokens and pools from the database (after a rollback or a failed batch)."""
+        state = MarketState()
+        for token in Token.objects.filter(chain_id=self.chain_id).only(
+            "id", "address", "decimals", "quote_kind", "total_supply"
+        ):
+            state.add_token(
+                TokenState(
+                    token.id,
+                    token.address,
+                    18 if token.decimals is None else token.decimals,
+                    token.quote_kind,
+                    token.total_supply,
+                )
+            )
+        for pool in Pool.objects.filter(chain_id=self.chain_id).order_by("id"):
+            base_is_token0, quote_kind = pool_sides(state.tokens[pool.token0_id], state.tokens[pool.token1_id])
+            state.add_pool(
+                PoolState(
+                    pool.id,
+                    pool.address,
+                    pool.token0_id,
+                    pool.token1_id,
+                    pool.reserve0,
+                    pool.reserve1,
+                    base_is_token0,
+                    quote_kind,
+                    pool.reserves_block,
+                    int(pool.updated_at.timestamp()) if pool.updated_at else None,
+                )
+            )
+        self.state = state
+        self.factories = {dex.factory: dex.id for dex in Dex.objects.filter(chain_id=self.chain_id)}
+
+    def checkpoint(self) -> Checkpoint:
+        checkpoint, _ = Checkpoint.objects.get_or_create(
+            chain_id=self.chain_id, defaults={"next_block": settings.INDEX_START_BLOCK}
+        )
+        return checkpoint
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run_to_head(self, *, max_batches: int | None = None) -> RunStats:
+        stats = RunStats()
+        while max_batches is None or len(stats.batches) < max_batches:
+            head = self.rpc.block_number()
+            target = head - self.confirmations
+            checkpoint = self.checkpoint()
+            if checkpoint.next_block > target:
+                break
+            fork = self.find_fork(checkpoint.next_block)
+            if fork is not None:
+                self.rollback_to(fork)
+                stats.reorgs += 1
+                continue
+            from_block = checkpoint.next_block
+            to_block = min(from_block + self.span - 1, target)
+            started = time.perf_counter()
+            try:
+                batch = self.fetch_batch(from_block, to_block)
+                with transaction.atomic():
+                    self.store_batch(batch, head=head)
+            except RangeTooLarge as exc:
+                self.load_state()
+                if self.span <= settings.INDEX_SPAN_MIN:
+                    raise
+                self.span = max(settings.INDEX_SPAN_MIN, self.span // 2)
+                logger.info("range %d-%d too large (%s); span now %d", from_block, to_block, exc.message, self.span)
+                continue
+            except ReorgDuringFetch:
+                self.load_state()
+                continue
+            except Exception:
+                self.load_state()
+                raise
+            elapsed = time.perf_counter() - started
+            stats.batches.append(BatchStats(from_block, to_block, batch.log_count, elapsed))
+            self._adapt_span(elapsed, batch.log_count)
+            if self.progress:
+                rate = stats.logs / stats.seconds if stats.seconds else 0.0
+                self.progress(
+                    f"blocks {from_block}-{to_block} of {target}: {batch.log_count} logs in {elapsed:.2f}s; "
+                    f"total {stats.logs} logs, {stats.blocks / stats.seconds:.0f} blocks/s, {rate:.0f} logs/s, "
+                    f"lag {target - to_block} blocks"
+                )
+        return stats
+
+    def _adapt_span(self, elapsed: float, logs: int) -> None:
+        if elapsed < settings.INDEX_BATCH_FAST_SECONDS and logs < settings.INDEX_BATCH_TARGET_LOGS:
+            self.span = min(settings.INDEX_SPAN_MAX, self.span * 2)
+        elif elapsed > settings.INDEX_BATCH_SLOW_SECONDS:
+            self.span = max(settings.INDEX_SPAN_MIN, self.span // 2)
+
+    # --- reorgs -----------------------------------------------------------------------------
+
+    def find_fork(self, next_block: int) -> int | None:
+        """First block to re-read if stored hashes differ from the node's, else None."""
+        stored = list(
+            IndexedBlock.objects.filter(
+                chain_id=self.chain_id, number__gte=max(0, next_block - self.reorg_depth), number__lt=next_block
+            )
+            .order_by("number")
+            .values_list("number", "hash")
+        )
+        if not stored:
+            return None
+        headers = self.rpc.block_headers([number for number, _ in stored])
+        matching_below = None
+        for number, stored_hash in stored:
+            if headers[number]["hash"] != stored_hash:
+                if matching_below is None:
+                    raise ReorgTooDeep(
+                        f"chain {self.chain_id}: block {number} differs and no older stored block matches"
+                    )
+                return matching_below + 1
+            matching_below = number
+        return None
+
+    def rollback_to(self, fork_block: int) -> None:
+        from market.rollback import rollback_chain_to
+
+        logger.warning("chain %s: reorg, rolling back to block %d", self.chain_id, fork_block)
+        rollback_chain_to(chain_id=self.chain_id, fork_block=fork_block, rpc=self.rpc)
+        self.load_state()
+
+    # --- fetching ---------------------------------------------------------------------------
+
+    def _get_logs(self, from_block: int, to_block: int, addresses: list[str], topics: list[str]) -> list[dict]:
+        """Logs of the addresses in the range, fetched as a few sub-ranges in flight."""
+        if not addresses or from_block > to_block:
+            return []
+        parallel = self.rpc.parallel
+        step = max(1, -(-(to_block - from_block + 1) // parallel))
+        requests: list[list[Any]] = []
+        for group in chunked(addresses, MAX_ADDRESSES_PER_FILTER):
+            for start in range(from_block, to_block + 1, step):
+                end = min(start + step - 1, to_block)
+                requests.append(
+                    [{"fromBlock": hex(start), "toBlock": hex(end), "address": list(group), "topics": [topics]}]
+                )
+        logs: list[dict] = []
+        for part in self.rpc.map_calls("eth_getLogs", requests):
+            logs.extend(part)
+        return logs
+
+    def fetch_batch(self, from_block: int, to_block: int) -> Batch:
+        watched = [*self.factories, *self.state.token_ids, *self.state.pool_ids]
+        topics = [d.PAIR_CREATED, *d.TOKEN_TOPICS, *d.POOL_TOPICS]
+        logs = self._get_logs(from_block, to_block, watched, topics)
+
+        created = [log for log in logs if log["topics"] and log["topics"][0] == d.PAIR_CREATED]
+        discovered = self._discover(created, to_block)
+        if discovered:
+            pools, new_tokens, _ = discovered
+            first_pool_block = min(block for _, block, *_ in pools)
+            logs += self._get_logs(first_pool_block, to_block, [pair for pair, *_ in pools], list(d.POOL_TOPICS))
+            # A token's history starts before its first pool: backfill its transfers.
+            logs += self._get_logs(settings.INDEX_START_BLOCK, to_block, new_tokens, list(d.TOKEN_TOPICS))
+        logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
+
+        numbers = sorted({int(log["blockNumber"], 16) for log in logs} | {to_block})
+        headers = self.rpc.block_headers(numbers)
+        for log in logs:
+            number = int(log["blockNumber"], 16)
+            if log["blockHash"] != headers[number]["hash"]:
+                raise ReorgDuringFetch(f"block {number} changed while its logs were read")
+        self._timestamps = {number: int(header["timestamp"], 16) for number, header in headers.items()}
+        return Batch(from_block, to_block, headers, logs=logs, discovered=discovered, log_count=len(logs))
+
+    # --- discovery --------------------------------------------------------------------------
+
+    def _discover(
+        self, created_logs: list[dict], at_block: int
+    ) -> tuple[list[tuple[str, int, str, str, int]], list[str], dict[str, dict[str, Any]]] | None:
+        """New pools from PairCreated logs of watched factories, their new tokens and metadata.
+
+        Nothing is written here: ``_create_discovered`` writes the rows inside the batch's
+        transaction, so a failed batch leaves no half-discovered pool behind.
+        """
+        pools: list[tuple[str, int, str, str, int]] = []
+        for log in created_logs:
+            key = d.log_key(log)
+            if key.address not in self.factories:
+                continue
+            try:
+                token0, token1, pair = d.decode_pair_created(log)
+            except d.UndecodableLog:
+                continue
+            if pair not in self.state.pool_ids:
+                pools.append((pair, key.block_number, token0, token1, self.factories[key.address]))
+        if not pools:
+            return None
+        new_tokens = sorted({t for _, _, t0, t1, _ in pools for t in (t0, t1)} - set(self.state.token_ids))
+        return pools, new_tokens, self._read_metadata(new_tokens, at_block)
+
+    def _read_metadata(self, addresses: list[str], at_block: int) -> dict[str, dict[str, Any]]:
+        """name, symbol, decimals, totalSupply of each token, in one batch of eth_calls.
+
+        Non-standard answers are kept and flagged: a bytes32 name or symbol is decoded, a
+        reverting call leaves the field empty with an issue recorded.
+        """
+        calls = [
+            ("eth_call", [{"to": address, "data": selector}, hex(at_block)])
+            for address in addresses
+            for selector in (ERC20_NAME, ERC20_SYMBOL, ERC20_DECIMALS, ERC20_TOTAL_SUPPLY)
+        ]
+        replies = self.rpc.batch(calls) if calls else []
+        metadata: dict[str, dict[str, Any]] = {}
+        for i, address in enumerate(addresses):
+            name_r, symbol_r, decimals_r, supply_r = replies[4 * i : 4 * i + 4]
+            issues: list[str] = []
+            meta: dict[str, Any] = {"issues": issues}
+            for key, reply in (("name", name_r), ("symbol", symbol_r)):
+                if isinstance(reply, RpcError) or reply in (None, "0x"):
+                    issues.append(f"{key}:reverted")
+                    meta[key] = ""
+                    continue
+                try:
+                    text, was_bytes32 = d.decode_string_or_bytes32(reply)
+                except d.UndecodableLog:
+                    issues.append(f"{key}:undecodable")
+                    meta[key] = ""
+                    continue
+                if was_bytes32:
+                    issues.append(f"{key}:bytes32")
+                meta[key] = text.replace("\x00", "")[: 64 if key == "symbol" else 128]
+            try:
+                if isinstance(decimals_r, RpcError) or decimals_r in (None, "0x"):
+                    raise d.UndecodableLog("reverted")
+                decimals = d.decode_uint(decimals_r)
+                if decimals > 77:
+                    issues.append("decimals:out-of-range")
+                    decimals = None
+                meta["decimals"] = decimals
+            except d.UndecodableLog:
+                issues.append("decimals:reverted")
+                meta["decimals"] = None
+            try:
+                if isinstance(supply_r, RpcError) or supply_r in (None, "0x"):
+                    raise d.UndecodableLog("reverted")
+                meta["total_supply"] = d.decode_uint(supply_r)
+            except d.UndecodableLog:
+                issues.append("totalSupply:reverted")
+                meta["total_supply"] = None
+            metadata[address] = meta
+        return metadata
+
+    def _create_discovered(self, batch: Batch) -> set[int]:
+        """Write the Pool/Token rows found by ``_discover``; returns ids of the new tokens."""
+        if not batch.discovered:
+            return set()
+        pools, new_tokens, metadata = batch.discovered
+        quote = self.quote_assets
+        created_ids: set[int] = set()
+        first_seen = {t: block for _, block, t0, t1, _ in pools for t in (t0, t1)}
+        for address in new_tokens:
+            meta = metadata[address]
+            token = Token.objects.create(
+                chain_id=self.chain_id,
+                address=address,
+                name=meta["name"],
+                symbol=meta["symbol"],
+                decimals=meta["decimals"],
+                total_supply=meta["total_supply"],
+                metadata_issues=meta["issues"],
+                quote_kind=quote.get(address, ""),
+                first_seen_block=first_seen[address],
+            )
+            created_ids.add(token.id)
+            self.state.add_token(
+                TokenState(
+                    token.id,
+                    address,
+                    18 if token.decimals is None else token.decimals,
+                    token.quote_kind,
+                    token.total_supply,
+                )
+            )
+        for pair, block, token0, token1, dex_id in pools:
+            t0, t1 = self.state.token_ids[token0], self.state.token_ids[token1]
+            pool = Pool.objects.create(
+                chain_id=self.chain_id, address=pair, dex_id=dex_id, token0_id=t0, token1_id=t1, created_block=block
+            )
+            base_is_token0, quote_kind = pool_sides(self.state.tokens[t0], self.state.tokens[t1])
+            self.state.add_pool(PoolState(pool.id, pair, t0, t1, 0, 0, base_is_token0, quote_kind))
+        return created_ids
+
+    @property
+    def quote_assets(self) -> dict[str, str]:
+        from market.services import quote_assets_for_chain
+
+        return quote_assets_for_chain(self.chain_id)
+
+    # --- the walk ---------------------------------------------------------------------------
+
+    def _walk_logs(self, batch: Batch, new_token_ids: set[int]) -> None:
+        """Decode logs in chain order into rows and aggregates (no database access).
+
+        Mints and burns of tokens discovered in this batch do not move their supply: it was
+        read with ``totalSupply()`` at the batch's last block, after them.
+        """
+        state = self.state
+        chain_id = self.chain_id
+        token_ids = state.token_ids
+        pool_ids = state.pool_ids
+        timestamps = self._timestamps
+        whale_share = settings.WHALE_MIN_SUPPLY_SHARE
+        whale_usd = settings.WHALE_MIN_USD
+        datetimes: dict[int, datetime] = {}
+        transfers, swaps, syncs, liquidity, skipped = (
+            batch.transfers,
+            batch.swaps,
+            batch.syncs,
+            batch.liquidity,
+            batch.skipped,
+        )
+        deltas, supply = batch.balance_deltas, batch.supply_deltas
+        activity_from = batch.activity_from
+        zero = d.ZERO_ADDRESS
+        token_topics = d.TOKEN_TOPICS
+        for log in batch.logs:
+            topics = log["topics"]
+            if not topics:
+                continue
+            topic0 = topics[0]
+            address = d.checksum(log["address"][2:].lower())
+            block = int(log["blockNumber"], 16)
+            log_index = int(log["logIndex"], 16)
+            tx_hash = log["transactionHash"]
+            ts = timestamps[block]
+            when = datetimes.get(block)
+            if when is None:
+                when = datetimes[block] = to_datetime(ts)
+            try:
+                if topic0 in token_topics:
+                    token_id = token_ids.get(address)
+                    if token_id is None:
+                        continue  # an LP token's Transfer, or a token no pool made us watch
+                    if topic0 == d.TRANSFER:
+                        sender, receiver, value = d.decode_transfer(log)
+                    else:
+                        sender, receiver, value = d.decode_wrap(log)
+                    token = state.tokens[token_id]
+                    kind = transfer_kind(sender, receiver, pool_ids)
+                    price = state.token_price(token_id)
+                    units = value / token.scale
+                    usd = units * price if price is not None else None
+                    supply_now = token.total_supply
+                    is_whale = bool(
+                        kind not in (Transfer.Kind.MINT, Transfer.Kind.BURN)
+                        and (
+                            (supply_now and value / supply_now >= whale_share) or (usd is not None and usd >= whale_usd)
+                        )
+                    )
+                    transfers.append(
+                        (
+                            chain_id,
+                            block,
+                            tx_hash,
+                            log_index,
+                            when,
+                            token_id,
+                            sender,
+                            receiver,
+                            value,
+                            kind,
+                            usd,
+                            is_whale,
+                        )
+                    )
+                    if sender != zero:
+                        deltas[(token_id, sender)] -= value
+                    elif token_id not in new_token_ids:
+                        supply[token_id] += value
+                    if receiver != zero:
+                        deltas[(token_id, receiver)] += value
+                    elif token_id not in new_token_ids:
+                        supply[token_id] -= value
+                    if token_id not in activity_from or ts < activity_from[token_id]:
+                        activity_from[token_id] = ts
+                    continue
+                pool_id = pool_ids.get(address)
+                if pool_id is None:
+                    continue  # PairCreated, handled in discovery
+                pool = state.pools[pool_id]
+                if topic0 == d.SYNC:
+                    reserve0, reserve1 = d.decode_sync(log)
+                    state.apply_sync(pool, reserve0, reserve1)
+                    pool.reserves_block, pool.updated_at = block, ts
+                    _, tvl = state.pool_price_and_tvl(pool)
+                    syncs.append((chain_id, block, tx_hash, log_index, when, pool_id, reserve0, reserve1, tvl))
+                    batch.snapshots[(pool_id, ts - ts % 3600)] = (reserve0, reserve1, tvl)
+                    batch.touched_pools.add(pool_id)
+                elif topic0 == d.SWAP:
+                    sender, recipient, a0_in, a1_in, a0_out, a1_out = d.decode_swap(log)
+                    base_id = pool.base_id
+                    base_amount = price_usd = volume_usd = None
+                    is_buy = None
+                    if base_id is not None:
+                        if pool.base_is_token0:
+                            base_in, base_out, quote_in, quote_out = a0_in, a0_out, a1_in, a1_out
+                            base_t, quote_t = state.tokens[pool.token0_id], state.tokens[pool.token1_id]
+                        else:
+                            base_in, base_out, quote_in, quote_out = a1_in, a1_out, a0_in, a0_out
+                            base_t, quote_t = state.tokens[pool.token1_id], state.tokens[pool.token0_id]
+                        is_buy = base_out > base_in
+                        base_amount = abs(base_out - base_in) / base_t.scale
+                        quote_amount = abs(quote_out - quote_in) / quote_t.scale
+                        quote_usd = state.quote_usd(pool.quote_kind)
+                        if quote_usd is not None and base_amount > 0:
+                            volume_usd = quote_amount * quote_usd
+                            price_usd = volume_usd / base_amount
+                            batch.candles.add(base_id, ts, price_usd, base_amount, volume_usd, is_buy)
+                        if base_id not in activity_from or ts < activity_from[base_id]:
+                            activity_from[base_id] = ts
+                    swaps.append(
+                        (
+                            chain_id,
+                            block,
+                            tx_hash,
+                            log_index,
+                            when,
+                            pool_id,
+                            sender,
+                            recipient,
+                            a0_in,
+                            a1_in,
+                            a0_out,
+                            a1_out,
+                            base_id,
+                            is_buy,
+                            base_amount,
+                            price_usd,
+                            volume_usd,
+                        )
+                    )
+                    batch.touched_pools.add(pool_id)
+                elif topic0 == d.MINT:
+                    sender, amount0, amount1 = d.decode_mint(log)
+                    liquidity.append(
+                        (chain_id, block, tx_hash, log_index, when, pool_id, "mint", sender, "", amount0, amount1)
+                    )
+                elif topic0 == d.BURN:
+                    sender, amount0, amount1, recipient = d.decode_burn(log)
+                    liquidity.append(
+                        (
+                            chain_id,
+                            block,
+                            tx_hash,
+                            log_index,
+                            when,
+                            pool_id,
+                            "burn",
+                            sender,
+                            recipient,
+                            amount0,
+                            amount1,
+                        )
+                    )
+            except d.UndecodableLog as exc:
+                skipped.append((chain_id, block, tx_hash, log_index, when, address, topic0, str(exc)[:255]))
+
+    # --- storing ----------------------------------------------------------------------------
+
+    def store_batch(self, batch: Batch, *, head: int) -> None:
+        new_token_ids = self._create_discovered(batch)
+        self._walk_logs(batch, new_token_ids)
+        event_fields = ["chain_id", "block_number", "tx_hash", "log_index", "timestamp"]
+        bulk_insert(
+            Transfer,
+            [*event_fields, "token", "from_address", "to_address", "value", "kind", "usd_value", "is_whale"],
+            batch.transfers,
+        )
+        bulk_insert(
+            Swap,
+            [
+                *event_fields,
+                "pool",
+                "sender",
+                "recipient",
+                "amount0_in",
+                "amount1_in",
+                "amount0_out",
+                "amount1_out",
+                "base_token",
+                "is_buy",
+                "base_amount",
+                "price_usd",
+                "volume_usd",
+            ],
+            batch.swaps,
+        )
+        bulk_insert(Sync, [*event_fields, "pool", "reserve0", "reserve1", "tvl_usd"], batch.syncs)
+        bulk_insert(
+            LiquidityEvent,
+            [*event_fields, "pool", "kind", "sender", "recipient", "amount0", "amount1"],
+            batch.liquidity,
+        )
+        bulk_insert(SkippedLog, [*event_fields, "address", "topic0", "reason"], batch.skipped)
+        self._store_blocks(batch)
+        holder_changes = self._store_balances(batch)
+        self._store_candles(batch.candles)
+        self._store_snapshots(batch.snapshots)
+        self._store_market_state(batch, holder_changes)
+        activity_rebuild(chain_id=self.chain_id, since_by_token=batch.activity_from)
+        moved = Checkpoint.objects.filter(chain_id=self.chain_id, next_block=batch.from_block).update(
+            next_block=batch.to_block + 1, head_block=head
+        )
+        if moved != 1:
+            raise CheckpointMoved(f"chain {self.chain_id}: checkpoint left {batch.from_block} during the batch")
+
+    def _store_blocks(self, batch: Batch) -> None:
+        numbers = {
+            row[1]
+            for rows in (batch.transfers, batch.swaps, batch.syncs, batch.liquidity, batch.skipped)
+            for row in rows
+        }
+        numbers.add(batch.to_block)
+        # Backfilled blocks lie before the batch and are not this batch's to vouch for.
+        numbers = {n for n in numbers if n >= batch.from_block and n > batch.to_block - self.reorg_depth}
+        rows = [
+            (self.chain_id, number, batch.headers[number]["hash"], to_datetime(self._timestamps[number]))
+            for number in sorted(numbers)
+        ]
+        bulk_insert(IndexedBlock, ["chain_id", "number", "hash", "timestamp"], rows)
+        # Only the reorg window is ever compared with the node; older hashes are dropped.
+        IndexedBlock.objects.filter(chain_id=self.chain_id, number__lte=batch.to_block - self.reorg_depth).delete()
+
+    def _store_balances(self, batch: Batch) -> dict[int, int]:
+        """Apply balance deltas; returns holder-count changes per token."""
+        by_token: dict[int, dict[str, int]] = defaultdict(dict)
+        # Net-zero deltas still get a row: every address that ever held or moved the token has
+        # one, however the history was split into batches.
+        for (token_id, address), delta in batch.balance_deltas.items():
+            by_token[token_id][address] = delta
+        changes: dict[int, int] = defaultdict(int)
+        objs: list[HolderBalance] = []
+        for token_id, deltas in by_token.items():
+            current: dict[str, int] = {}
+            for part in chunked(list(deltas)):
+                current.update(
+                    HolderBalance.objects.filter(token_id=token_id, address__in=part).values_list("address", "balance")
+                )
+            for address, delta in deltas.items():
+                before = current.get(address, 0)
+                after = before + delta
+                if after < 0:
+                    # Only a token that moves balances without Transfer events gets here.
+                    logger.warning("token %s: %s balance below zero after a transfer; clamped", token_id, address)
+                    after = 0
+                if (before > 0) != (after > 0):
+                    changes[token_id] += 1 if after > 0 else -1
+                objs.append(
+                    HolderBalance(token_id=token_id, address=address, balance=after, updated_block=batch.to_block)
+                )
+        upsert(HolderBalance, objs, unique_fields=["token", "address"], update_fields=["balance", "updated_block"])
+        return changes
+
+    def _store_candles(self, book: CandleBook) -> None:
+        if not book.rows:
+            return
+        merged = candles_merge_existing(book)
+        upsert(
+            Candle,
+            [
+                Candle(
+                    token_id=token_id,
+                    interval=interval,
+                    bucket=to_datetime(bucket),
+                    open=r[0],
+                    high=r[1],
+                    low=r[2],
+                    close=r[3],
+                    volume=r[4],
+                    volume_usd=r[5],
+                    buy_volume_usd=r[6],
+                    trades=int(r[7]),
+                )
+                for (token_id, interval, bucket), r in merged.items()
+            ],
+            unique_fields=["token", "interval", "bucket"],
+            update_fields=["high", "low", "close", "volume", "volume_usd", "buy_volume_usd", "trades", "open"],
+        )
+
+    def _store_snapshots(self, snapshots: dict[tuple[int, int], tuple[int, int, float]]) -> None:
+        upsert(
+            PoolSnapshot,
+            [
+                PoolSnapshot(pool_id=pool_id, hour=to_datetime(hour), reserve0=r0, reserve1=r1, tvl_usd=tvl)
+                for (pool_id, hour), (r0, r1, tvl) in snapshots.items()
+            ],
+            unique_fields=["pool", "hour"],
+            update_fields=["reserve0", "reserve1", "tvl_usd"],
+        )
+
+    def _store_market_state(self, batch: Batch, holder_changes: dict[int, int]) -> None:
+        state = self.state
+        when = to_datetime(self._timestamps[batch.to_block])
+        # Reserves move only in touched pools, but a new native price re-values every pool
+        # quoted in it, so TVL is compared and written for all of them.
+        stored_tvl = dict(Pool.objects.filter(chain_id=self.chain_id).values_list("id", "tvl_usd"))
+        pools = []
+        for pool_id, pool in state.pools.items():
+            _, tvl = state.pool_price_and_tvl(pool)
+            if pool_id in batch.touched_pools or tvl != stored_tvl.get(pool_id):
+                pools.append(
+                    Pool(
+                        id=pool_id,
+                        reserve0=pool.reserve0,
+                        reserve1=pool.reserve1,
+                        reserves_block=pool.reserves_block,
+                        tvl_usd=tvl,
+                        updated_at=to_datetime(pool.updated_at) if pool.updated_at else None,
+                    )
+                )
+        Pool.objects.bulk_update(
+            pools, ["reserve0", "reserve1", "reserves_block", "tvl_usd", "updated_at"], batch_size=1000
+        )
+        for token_id, delta in batch.supply_deltas.items():
+            token = state.tokens[token_id]
+            if token.total_supply is not None:
+                token.total_supply = max(0, token.total_supply + delta)
+        current = {
+            t.id: t
+            for t in Token.objects.filter(chain_id=self.chain_id).only(
+                "id", "price_usd", "liquidity_usd", "holder_count", "total_supply"
+            )
+        }
+        changed = []
+        for token_id, row in current.items():
+            price = state.token_price(token_id)
+            liquidity = state.token_liquidity(token_id)
+            holders = row.holder_count + holder_changes.get(token_id, 0)
+            supply = state.tokens[token_id].total_supply
+            if (price, liquidity, holders, supply) != (
+                row.price_usd,
+                row.liquidity_usd,
+                row.holder_count,
+                row.total_supply,
+            ):
+                row.price_usd, row.liquidity_usd, row.holder_count, row.total_supply = price, liquidity, holders, supply
+                row.market_block, row.market_updated_at = batch.to_block, when
+                changed.append(row)
+        Token.objects.bulk_update(
+            changed,
+            ["price_usd", "liquidity_usd", "holder_count", "total_supply", "market_block", "market_updated_at"],
+            batch_size=1000,
+        )
+
+
+def candles_merge_existing(book: CandleBook) -> dict[tuple[int, str, int], list[float]]:
+    """Merge freshly computed buckets with the stored rows of the same buckets."""
+    merged = dict(book.rows)
+    by_interval: dict[str, set[int]] = defaultdict(set)
+    earliest: dict[str, int] = {}
+    for token_id, interval, bucket in book.rows:
+        by_interval[interval].add(token_id)
+        earliest[interval] = min(bucket, earliest.get(interval, bucket))
+    for interval, token_ids in by_interval.items():
+        stored = Candle.objects.filter(
+            token_id__in=token_ids, interval=interval, bucket__gte=to_datetime(earliest[interval])
+        ).values_list(
+            "token_id", "bucket", "open", "high", "low", "close", "volume", "volume_usd", "buy_volume_usd", "trades"
+        )
+        for token_id, bucket, *values in stored:
+            key = (token_id, interval, int(bucket.timestamp()))
+            if key in merged:
+                merged[key] = merge_candle(values, merged[key])
+    return merged
+
+
+def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int]) -> None:
+    """Recount activity buckets from the stored rows, for each token from its earliest touched day.
+
+    Distinct counts (active addresses, traders) cannot be added across batches, so the
+    touched buckets are recounted from the rows, which the indexes make cheap.
+    """
+    if not since_by_token:
+        return
+    by_start: dict[int, list[int]] = defaultdict(list)
+    for token_id, ts in since_by_token.items():
+        by_start[ts - ts % INTERVAL_SECONDS["1d"]].append(token_id)
+    book = ActivityBook()
+    for day, token_ids in by_start.items():
+        since = to_datetime(day)
+        for token_id, when, sender, receiver, is_whale in (
+            Transfer.objects.filter(token_id__in=token_ids, timestamp__gte=since)
+            .values_list("token_id", "timestamp", "from_address", "to_address", "is_whale")
+            .iterator(chunk_size=20000)
+        ):
+            book.add_transfer(token_id, int(when.timestamp()), sender, receiver, is_whale)
+        for token_id, when, recipient in (
+            Swap.objects.filter(base_token_id__in=token_ids, timestamp__gte=since)
+            .values_list("base_token_id", "timestamp", "recipient")
+            .iterator(chunk_size=20000)
+        ):
+            book.add_swap(token_id, int(when.timestamp()), recipient)
+    upsert(
+        TokenActivity,
+        [
+            TokenActivity(
+                token_id=token_id,
+                interval=interval,
+                bucket=to_datetime(bucket),
+                transfers=book.transfers.get(key, 0),
+                active_addresses=len(book.addresses.get(key, ())),
+                swaps=book.swaps.get(key, 0),
+                unique_traders=len(book.traders.get(key, ())),
+                whale_transfers=book.whales.get(key, 0),
+            )
+            for key in book.keys()
+            for token_id, interval, bucket in [key]
+        ],
+        unique_fields=["token", "interval", "bucket"],
+        update_fields=["transfers", "active_addresses", "swaps", "unique_traders", "whale_transfers"],
+    )
