@@ -206,13 +206,14 @@ class ChainIndexer:
             head = self.rpc.block_number()
             target = head - self.confirmations
             checkpoint = self.checkpoint()
-            if checkpoint.next_block > target:
-                break
+            # Checked before "nothing to do": a reorg onto a shorter chain must still rewind.
             fork = self.find_fork(checkpoint.next_block)
             if fork is not None:
                 self.rollback_to(fork)
                 stats.reorgs += 1
                 continue
+            if checkpoint.next_block > target:
+                break
             from_block = checkpoint.next_block
             to_block = min(from_block + self.span - 1, target)
             started = time.perf_counter()
@@ -264,10 +265,11 @@ class ChainIndexer:
         )
         if not stored:
             return None
-        headers = self.rpc.block_headers([number for number, _ in stored])
+        headers = self.rpc.block_headers([number for number, _ in stored], missing_ok=True)
         matching_below = None
         for number, stored_hash in stored:
-            if headers[number]["hash"] != stored_hash:
+            header = headers.get(number)
+            if header is None or header["hash"] != stored_hash:
                 if matching_below is None:
                     raise ReorgTooDeep(
                         f"chain {self.chain_id}: block {number} differs and no older stored block matches"

@@ -165,8 +165,14 @@ class RpcClient:
     def chain_id(self) -> int:
         return int(self.call("eth_chainId"), 16)
 
-    def block_headers(self, numbers: Sequence[int], *, chunk: int = 200) -> dict[int, dict[str, Any]]:
-        """Headers (hash, parentHash, timestamp) of many blocks, fetched in batches."""
+    def block_headers(
+        self, numbers: Sequence[int], *, chunk: int = 200, missing_ok: bool = False
+    ) -> dict[int, dict[str, Any]]:
+        """Headers (hash, parentHash, timestamp) of many blocks, fetched in batches.
+
+        A block the node does not have (past its head after a reorg) raises, or is left
+        out with ``missing_ok``.
+        """
         headers: dict[int, dict[str, Any]] = {}
         for start in range(0, len(numbers), chunk):
             part = numbers[start : start + chunk]
@@ -175,6 +181,8 @@ class RpcClient:
                 if isinstance(reply, Exception):
                     raise reply
                 if reply is None:
+                    if missing_ok:
+                        continue
                     raise RpcError("eth_getBlockByNumber", None, f"block {number} not found")
                 headers[number] = reply
         return headers

@@ -188,7 +188,8 @@ def build_mini_market(w3: Web3, url: str) -> MiniMarket:
             provider=deployer,
         )
     )
-    for symbol in ("MKR32", "REVERT"):
+    tokens["ODD"] = deploy_contract(w3, "OddLogToken", 1_000_000 * E18, sender=deployer).address
+    for symbol in ("MKR32", "REVERT", "ODD"):
         market.pools.append(
             create(
                 w3,
@@ -200,6 +201,9 @@ def build_mini_market(w3: Web3, url: str) -> MiniMarket:
                 provider=deployer,
             )
         )
+    transact(
+        w3, contract_at(w3, "OddLogToken", tokens["ODD"]).functions.emitNftStyleTransfer(traders[0], 7), sender=deployer
+    )
     for trader in traders:
         transact(w3, contract_at(w3, ERC20, usdc).functions.transfer(trader, 20_000 * 10**6), sender=deployer)
     return market

@@ -8,7 +8,17 @@ import pytest
 from web3 import Web3
 
 from chain.contracts import contract_at
-from market.models import Candle, Checkpoint, HolderBalance, Pool, Swap, Token, TokenActivity, Transfer
+from market.models import (
+    Candle,
+    Checkpoint,
+    HolderBalance,
+    Pool,
+    SkippedLog,
+    Swap,
+    Token,
+    TokenActivity,
+    Transfer,
+)
 from market.selectors import market_state_digest, top_holders
 from market.services import chain_index_reset, chain_index_to_head, rpc_client
 
@@ -131,6 +141,17 @@ def test_non_standard_tokens_are_flagged_not_fatal(registered_market) -> None:  
     assert broken.decimals is None
     assert {"name:reverted", "decimals:reverted"} <= set(broken.metadata_issues)
     assert HolderBalance.objects.filter(token=broken, balance__gt=0).exists()
+
+
+def test_a_log_that_does_not_fit_its_abi_is_recorded_and_skipped(registered_market) -> None:  # type: ignore[no-untyped-def]
+    m = registered_market
+    index(m)
+    skipped = SkippedLog.objects.get(chain_id=m.chain_id, address=m.tokens["ODD"])
+    assert skipped.reason == "Transfer with 4 topics (not an ERC-20 Transfer)"
+    odd = Token.objects.get(address=m.tokens["ODD"])
+    # The ERC-721-shaped log moved nothing: balances still match the chain.
+    for row in HolderBalance.objects.filter(token=odd):
+        assert row.balance == m.balance(odd.address, row.address, indexed_block(m))
 
 
 def test_a_second_run_changes_nothing_and_new_trades_are_picked_up(registered_market) -> None:  # type: ignore[no-untyped-def]
