@@ -17,11 +17,11 @@ accounts, or any address after :func:`impersonate`), so nothing is signed in Pyt
 * :func:`transact` / :func:`deploy_contract` send one transaction and wait for its receipt,
   raising :class:`TransactionFailed` if it reverted. Right for set-up code and tests.
 * :class:`BulkSender` is the fast path for the market simulator: it encodes calls locally,
-  assigns nonces itself, and sends ``eth_sendTransaction`` in JSON-RPC batches (one HTTP
-  round trip per few hundred transactions), without estimating gas or waiting per
-  transaction. Anvil's automine mines each one as it arrives, in nonce order per sender.
-  Receipts are then fetched in batches with :func:`wait_for_receipts`, which raises if
-  any transaction reverted. Typical use::
+  assigns nonces itself and sends raw ``eth_sendTransaction`` requests without gas
+  estimation, web3 middleware or waiting for each receipt, and mines blocks explicitly
+  (several times :func:`transact`'s rate; see :class:`BulkMode` for the two modes).
+  Receipts are then fetched in JSON-RPC batches with :func:`wait_for_receipts`, which
+  raises if any transaction reverted. Typical use::
 
       sender = BulkSender(w3)
       for trader in traders:
@@ -31,6 +31,7 @@ accounts, or any address after :func:`impersonate`), so nothing is signed in Pyt
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import time
@@ -45,7 +46,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
-from web3.types import TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO_ROOT / "node_modules"
@@ -153,9 +154,9 @@ def contract_at(w3: Web3, name: str, address: str) -> Contract:
 def _tx_params(sender: str, value: int, gas: int | None) -> TxParams:
     params: TxParams = {"from": Web3.to_checksum_address(sender)}
     if value:
-        params["value"] = value  # type: ignore[typeddict-item]
+        params["value"] = Wei(value)
     if gas is not None:
-        params["gas"] = gas  # type: ignore[typeddict-item]
+        params["gas"] = gas
     return params
 
 
@@ -229,31 +230,64 @@ def _batch(w3: Web3, requests: Sequence[tuple[str, list[Any]]]) -> list[dict[str
     """One JSON-RPC batch straight through the provider (no middleware), in request order."""
     if not requests:
         return []
-    responses = w3.provider.make_batch_request(requests)  # type: ignore[attr-defined, arg-type]
+    responses = w3.provider.make_batch_request(requests)  # type: ignore[attr-defined]
     if not isinstance(responses, list):  # the node rejected the whole batch
         raise RuntimeError(f"batch request failed: {responses}")
     return [dict(r) for r in responses]
 
 
-@dataclass
-class _PendingTx:
-    params: dict[str, Any]
+class BulkMode(enum.Enum):
+    """How :class:`BulkSender` gets queued transactions to the node.
+
+    Both modes pause anvil's automine during a flush and mine explicitly with
+    ``evm_mine``, because anvil's automine leaves transactions stuck in the pool when they
+    arrive faster than it mines (foundry-rs/foundry#10122).
+
+    ``ORDERED`` (default): one ``eth_sendTransaction`` request after another, a block mined
+    every ``txs_per_block`` transactions. With the ``--order fifo`` mempool that
+    :func:`chain.node.start_anvil` sets, the chain order is exactly the order of ``add``,
+    so a transaction may depend on any earlier one, from any sender.
+
+    ``BLOCKS``: the queue goes out as JSON-RPC batches (one round trip per
+    ``batch_size``), then ``evm_mine`` packs it into as few blocks as possible. About twice
+    as fast, but anvil serves batch entries concurrently, so only each sender's own order
+    (its nonces) is kept: use it when different senders' transactions are independent.
+    """
+
+    ORDERED = "ordered"
+    BLOCKS = "blocks"
 
 
 @dataclass
 class BulkSender:
-    """Queue transactions and send them in JSON-RPC batches; see the module docstring.
+    """Queue transactions and send them without per-transaction web3 overhead.
 
-    Nonces are tracked here per sender (fetched once from the node's pending count), so
-    transactions from one sender are mined in the order they were added, and a call may
-    depend on an earlier one in the same batch (``approve`` then ``swap``). Do not send from
-    the same address by other means while a sender has queued transactions.
+    See :class:`BulkMode` and the module docstring. Calls are encoded locally, gas is a
+    fixed limit (no estimation round trip; only gas used is paid) and nonces are tracked
+    here per sender, fetched once from the node, so a call may depend on an earlier one
+    still in the queue (``approve`` then ``swap``). Do not send from the same address by
+    other means while this sender has queued transactions.
+
+    Reverts do not raise at send time (the transaction is mined with status 0); they are
+    reported by :meth:`flush_and_wait` / :func:`wait_for_receipts`. Transactions the node
+    rejects outright (bad nonce, unknown sender) raise :class:`TransactionFailed` at flush.
+
+    ``txs_per_block`` defaults to 20 rather than 1 because anvil mines more slowly the
+    more blocks the chain has (here about 2 ms more per block for every thousand blocks):
+    one block per transaction falls below 100 tx/s after a few thousand transactions,
+    while 20-100 per block stays around 700 tx/s (and ``BLOCKS`` around 1,500-1,900).
+    Fewer, fuller blocks are also what a real chain looks like. Pausing automine affects every
+    client of the node during a flush: their transactions wait for the next mined block.
+    The node must check balances for gas at submission, so a sender cannot spend ETH it is
+    only receiving in the same, not yet mined, block.
     """
 
     w3: Web3
+    mode: BulkMode = BulkMode.ORDERED
+    txs_per_block: int = 20
     batch_size: int = 250
     default_gas: int = DEFAULT_BULK_GAS
-    _queue: list[_PendingTx] = field(default_factory=list)
+    _queue: list[dict[str, Any]] = field(default_factory=list)
     _nonces: dict[str, int] = field(default_factory=dict)
     sent_hashes: list[str] = field(default_factory=list)
 
@@ -273,17 +307,18 @@ class BulkSender:
         value: int = 0,
         gas: int | None = None,
     ) -> None:
-        """Queue one transaction; it is sent when the queue reaches ``batch_size``."""
+        """Queue one transaction; the queue is flushed when it reaches ``batch_size``."""
         from_ = Web3.to_checksum_address(sender)
-        params = {
-            "from": from_,
-            "to": Web3.to_checksum_address(to),
-            "data": data,
-            "value": hex(value),
-            "gas": hex(gas if gas is not None else self.default_gas),
-            "nonce": hex(self._next_nonce(from_)),
-        }
-        self._queue.append(_PendingTx(params))
+        self._queue.append(
+            {
+                "from": from_,
+                "to": Web3.to_checksum_address(to),
+                "data": data,
+                "value": hex(value),
+                "gas": hex(gas if gas is not None else self.default_gas),
+                "nonce": hex(self._next_nonce(from_)),
+            }
+        )
         if len(self._queue) >= self.batch_size:
             self.flush()
 
@@ -293,14 +328,16 @@ class BulkSender:
         self.add(call.address, data, sender=sender, value=value, gas=gas)
 
     def flush(self) -> list[str]:
-        """Send everything queued in one batch; returns the new transaction hashes."""
+        """Send everything queued and have it mined; returns the new transaction hashes."""
         queue, self._queue = self._queue, []
-        responses = _batch(self.w3, [("eth_sendTransaction", [tx.params]) for tx in queue])
+        if not queue:
+            return []
+        responses = self._send_and_mine(queue)
         hashes: list[str] = []
         errors: list[str] = []
         for tx, response in zip(queue, responses, strict=True):
             if "error" in response:
-                errors.append(f"{tx.params['from']} nonce {int(tx.params['nonce'], 16)}: {response['error']}")
+                errors.append(f"{tx['from']} nonce {int(tx['nonce'], 16)}: {response['error']}")
             else:
                 hashes.append(response["result"])
         self.sent_hashes.extend(hashes)
@@ -310,6 +347,30 @@ class BulkSender:
             self._nonces.clear()
             raise TransactionFailed(f"{len(errors)} of {len(queue)} transactions rejected: {errors[:3]}")
         return hashes
+
+    def _send_and_mine(self, queue: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        make_request = self.w3.provider.make_request
+        make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        try:
+            if self.mode is BulkMode.BLOCKS:
+                responses = _batch(self.w3, [("eth_sendTransaction", [tx]) for tx in queue])
+            else:
+                responses = []
+                per_block = max(1, self.txs_per_block)
+                for index, tx in enumerate(queue, start=1):
+                    responses.append(dict(make_request("eth_sendTransaction", [tx])))  # type: ignore[arg-type]
+                    if index % per_block == 0:
+                        make_request("evm_mine", [])  # type: ignore[arg-type]
+            # Mine whatever is left; bounded, since each block takes at least one
+            # transaction while any is pending.
+            for _ in range(len(queue) + 1):
+                status = make_request("txpool_status", [])  # type: ignore[arg-type]
+                if int(status["result"]["pending"], 16) == 0:
+                    break
+                make_request("evm_mine", [])  # type: ignore[arg-type]
+        finally:
+            make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        return responses
 
     def flush_and_wait(self, *, require_success: bool = True, timeout: float = 120.0) -> list[dict[str, Any]]:
         """Flush, then fetch receipts of every transaction sent since the last wait."""

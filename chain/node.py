@@ -169,6 +169,9 @@ def anvil_args(
       most that much.
     * ``--no-request-size-limit``: large JSON-RPC batches (bulk sends) exceed the 2 MB
       default.
+    * ``--order fifo``: a block's transactions are in arrival order (not by tip), so a
+      block mined from several queued transactions keeps the order they were sent in;
+      :class:`chain.contracts.BulkSender` relies on it.
     * the default mnemonic is kept, so the dev accounts and their keys are the well-known
       deterministic ones.
     """
@@ -185,6 +188,8 @@ def anvil_args(
         "--balance",
         str(balance_eth),
         "--no-request-size-limit",
+        "--order",
+        "fifo",
     ]
     if quiet:
         args.append("--quiet")

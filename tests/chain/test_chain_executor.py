@@ -9,6 +9,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
+from web3.types import Wei
 
 from chain.contracts import contract_at, transact
 from chain.deploy import create_pool_with_liquidity, deploy_erc20, deploy_swap_executor
@@ -189,4 +190,4 @@ def test_min_out_deadline_and_bad_routes_revert(
 
 def test_executor_refuses_stray_eth(w3: Web3, world: World, route: Route, accounts: list[ChecksumAddress]) -> None:
     with pytest.raises(ContractLogicError, match="ETH not from WETH"):
-        w3.eth.send_transaction({"from": accounts[0], "to": route.executor.address, "value": 1})
+        w3.eth.send_transaction({"from": accounts[0], "to": route.executor.address, "value": Wei(1)})

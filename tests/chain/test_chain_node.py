@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from web3 import Web3
+from web3.types import Wei
 
 from chain.contracts import connect, contract_at, deploy_contract, transact
 from chain.node import ensure_local_node, free_port, node_chain_id, pid_path, start_anvil, stop_local_node
@@ -15,7 +16,7 @@ def test_state_survives_stop_and_start(tmp_path: Path) -> None:
     port = free_port()
     with start_anvil(port=port, state_path=state, log_path=tmp_path / "anvil.log") as node:
         w3 = connect(node.url)
-        owner, holder = w3.eth.accounts[0], w3.eth.accounts[1]
+        owner, holder = list(w3.eth.accounts)[:2]
         token = deploy_contract(w3, "SimpleToken", "Keep", "KEEP", 6, 1_000_000, owner, sender=owner)
         receipt = transact(w3, token.functions.transfer(holder, 1234), sender=owner)
         block = w3.eth.block_number
@@ -45,7 +46,8 @@ def test_ensure_local_node_is_idempotent(tmp_path: Path) -> None:
         assert ensure_local_node(url, tmp_path / "state.json") == 31337
         assert pid_path(port).read_text() == pid  # reused, not restarted
         w3 = Web3(Web3.HTTPProvider(url))
-        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": w3.eth.accounts[1], "value": 1})
+        sender, receiver = list(w3.eth.accounts)[:2]
+        w3.eth.send_transaction({"from": sender, "to": receiver, "value": Wei(1)})
     finally:
         assert stop_local_node(url)
     assert node_chain_id(url) is None
