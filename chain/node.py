@@ -153,6 +153,7 @@ def anvil_args(
     accounts: int = 10,
     balance_eth: int = 10_000,
     block_base_fee: int | None = None,
+    genesis_timestamp: int | None = None,
     quiet: bool = True,
     extra_args: list[str] | None = None,
 ) -> list[str]:
@@ -195,6 +196,8 @@ def anvil_args(
         args.append("--quiet")
     if block_base_fee is not None:
         args += ["--block-base-fee-per-gas", str(block_base_fee)]
+    if genesis_timestamp is not None:
+        args += ["--timestamp", str(genesis_timestamp)]
     if state_path is not None:
         args += ["--state", str(state_path)]
         if state_interval:
@@ -202,6 +205,11 @@ def anvil_args(
     if extra_args:
         args += extra_args
     return args
+
+
+# Detached nodes started by this process, kept so the Popen objects are not garbage
+# collected while anvil runs (that warns) and so stop_local_node can reap its own children.
+_DETACHED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass
@@ -259,6 +267,7 @@ def start_anvil(
     accounts: int = 10,
     balance_eth: int = 10_000,
     block_base_fee: int | None = None,
+    genesis_timestamp: int | None = None,
     quiet: bool = True,
     detached: bool = False,
     startup_timeout: float = 30.0,
@@ -288,6 +297,7 @@ def start_anvil(
         accounts=accounts,
         balance_eth=balance_eth,
         block_base_fee=block_base_fee,
+        genesis_timestamp=genesis_timestamp,
         quiet=quiet,
         extra_args=extra_args,
     )
@@ -312,15 +322,12 @@ def start_anvil(
     except BaseException:
         node.stop(timeout=5)
         raise
+    if detached:
+        _DETACHED[port] = proc
     return node
 
 
 # --- the detached development node -------------------------------------------------------
-
-
-# Detached nodes started by this process, kept so the Popen objects are not garbage
-# collected while anvil runs (that warns) and so stop_local_node can reap its own children.
-_DETACHED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def pid_path(port: int) -> Path:
@@ -368,13 +375,16 @@ def ensure_local_node(
     *,
     chain_id: int = DEFAULT_CHAIN_ID,
     state_interval: int = 30,
+    genesis_timestamp: int | None = None,
 ) -> int:
     """Make sure a node answers at ``url``; start a detached anvil if none does.
 
     Idempotent: a node already answering (ours or anyone's) is reused as is. A started node
     keeps its chain in ``state_path`` (loaded at start, saved every ``state_interval``
     seconds and on a clean stop), so ``stop`` + ``start`` continues the same chain. Only
-    loopback hosts are started. Returns the chain id of the node.
+    loopback hosts are started. ``genesis_timestamp`` (``--timestamp``) lets a chain hold
+    history mined with past timestamps; it only matters when no state file exists yet.
+    Returns the chain id of the node.
     """
     existing = node_chain_id(url)
     if existing is not None:
@@ -389,11 +399,11 @@ def ensure_local_node(
         state_path=state_path,
         chain_id=chain_id,
         state_interval=state_interval,
+        genesis_timestamp=genesis_timestamp,
         log_path=VAR_CHAIN_DIR / f"anvil-{port}.log",
         detached=True,
     )
     pid_path(port).write_text(f"{node.pid}\n")
-    _DETACHED[port] = node.proc
     # Our copy of the log handle is not needed: the detached process keeps its own.
     if node._log_file is not None:
         node._log_file.close()  # type: ignore[attr-defined]
