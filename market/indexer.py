@@ -117,7 +117,6 @@ class Batch:
     liquidity: list[tuple[Any, ...]] = field(default_factory=list)
     skipped: list[tuple[Any, ...]] = field(default_factory=list)
     balance_deltas: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
-    supply_deltas: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     candles: CandleBook = field(default_factory=CandleBook)
     snapshots: dict[tuple[int, int], tuple[int, int, float]] = field(default_factory=dict)
     touched_pools: set[int] = field(default_factory=set)
@@ -235,6 +234,8 @@ class ChainIndexer:
                 self.load_state()
                 raise
             elapsed = time.perf_counter() - started
+            if settings.INDEX_BATCH_PAUSE:
+                time.sleep(settings.INDEX_BATCH_PAUSE)
             stats.batches.append(BatchStats(from_block, to_block, batch.log_count, elapsed))
             self._adapt_span(elapsed, batch.log_count)
             if self.progress:
@@ -361,8 +362,13 @@ class ChainIndexer:
         Non-standard answers are kept and flagged: a bytes32 name or symbol is decoded, a
         reverting call leaves the field empty with an issue recorded.
         """
+        # name/symbol/decimals do not change, and a node without archive state cannot answer
+        # for old blocks, so they are read at "latest"; the supply must match the batch's end.
         calls = [
-            ("eth_call", [{"to": address, "data": selector}, hex(at_block)])
+            (
+                "eth_call",
+                [{"to": address, "data": selector}, "latest" if selector != ERC20_TOTAL_SUPPLY else hex(at_block)],
+            )
             for address in addresses
             for selector in (ERC20_NAME, ERC20_SYMBOL, ERC20_DECIMALS, ERC20_TOTAL_SUPPLY)
         ]
@@ -397,6 +403,11 @@ class ChainIndexer:
             except d.UndecodableLog:
                 issues.append("decimals:reverted")
                 meta["decimals"] = None
+            if isinstance(supply_r, RpcError) and "revert" not in supply_r.message.lower():
+                # No state for that block on this node (not an archive node): the supply
+                # is read at the head instead and flagged, since later mints may be in it.
+                supply_r = self.rpc.batch([("eth_call", [{"to": address, "data": ERC20_TOTAL_SUPPLY}, "latest"])])[0]
+                issues.append("totalSupply:read-at-latest")
             try:
                 if isinstance(supply_r, RpcError) or supply_r in (None, "0x"):
                     raise d.UndecodableLog("reverted")
@@ -414,6 +425,10 @@ class ChainIndexer:
         pools, new_tokens, metadata = batch.discovered
         quote = self.quote_assets
         created_ids: set[int] = set()
+        # From block 0 the token's whole history is read (backfilled), so its supply is the
+        # sum of its mints less its burns, exact at every block; from a later start block the
+        # history is partial and the supply is taken from totalSupply() instead.
+        full_history = settings.INDEX_START_BLOCK == 0
         first_seen = {t: block for _, block, t0, t1, _ in pools for t in (t0, t1)}
         for address in new_tokens:
             meta = metadata[address]
@@ -423,12 +438,13 @@ class ChainIndexer:
                 name=meta["name"],
                 symbol=meta["symbol"],
                 decimals=meta["decimals"],
-                total_supply=meta["total_supply"],
+                total_supply=0 if full_history else meta["total_supply"],
                 metadata_issues=meta["issues"],
                 quote_kind=quote.get(address, ""),
                 first_seen_block=first_seen[address],
             )
-            created_ids.add(token.id)
+            if not full_history:
+                created_ids.add(token.id)
             self.state.add_token(
                 TokenState(
                     token.id,
@@ -476,7 +492,7 @@ class ChainIndexer:
             batch.liquidity,
             batch.skipped,
         )
-        deltas, supply = batch.balance_deltas, batch.supply_deltas
+        deltas = batch.balance_deltas
         activity_from = batch.activity_from
         zero = d.ZERO_ADDRESS
         token_topics = d.TOKEN_TOPICS
@@ -532,12 +548,12 @@ class ChainIndexer:
                     )
                     if sender != zero:
                         deltas[(token_id, sender)] -= value
-                    elif token_id not in new_token_ids:
-                        supply[token_id] += value
+                    elif supply_now is not None and token_id not in new_token_ids:
+                        token.total_supply = supply_now + value
                     if receiver != zero:
                         deltas[(token_id, receiver)] += value
-                    elif token_id not in new_token_ids:
-                        supply[token_id] -= value
+                    elif supply_now is not None and token_id not in new_token_ids:
+                        token.total_supply = max(0, supply_now - value)
                     if token_id not in activity_from or ts < activity_from[token_id]:
                         activity_from[token_id] = ts
                     continue
@@ -778,10 +794,6 @@ class ChainIndexer:
         Pool.objects.bulk_update(
             pools, ["reserve0", "reserve1", "reserves_block", "tvl_usd", "updated_at"], batch_size=1000
         )
-        for token_id, delta in batch.supply_deltas.items():
-            token = state.tokens[token_id]
-            if token.total_supply is not None:
-                token.total_supply = max(0, token.total_supply + delta)
         current = {
             t.id: t
             for t in Token.objects.filter(chain_id=self.chain_id).only(

@@ -100,9 +100,12 @@ def rollback_chain_to(*, chain_id: int, fork_block: int, rpc: RpcClient | None =
     upsert(HolderBalance, objs, unique_fields=["token", "address"], update_fields=["balance", "updated_block"])
     # An address first seen in the removed blocks must vanish, as if it had never been read.
     for obj in objs:
-        if obj.balance == 0 and not Transfer.objects.filter(token_id=obj.token_id).filter(
-            Q(from_address=obj.address) | Q(to_address=obj.address)
-        ).exists():
+        if (
+            obj.balance == 0
+            and not Transfer.objects.filter(token_id=obj.token_id)
+            .filter(Q(from_address=obj.address) | Q(to_address=obj.address))
+            .exists()
+        ):
             HolderBalance.objects.filter(token_id=obj.token_id, address=obj.address).delete()
     for token in Token.objects.filter(id__in=touched_tokens | set(supply)).exclude(id__in=gone):
         token.holder_count = HolderBalance.objects.filter(token=token, balance__gt=0).count()

@@ -196,6 +196,7 @@ INDEX_BATCH_TARGET_LOGS = env_int("INDEX_BATCH_TARGET_LOGS", 50_000, minimum=1) 
 INDEX_BATCH_FAST_SECONDS = env_float("INDEX_BATCH_FAST_SECONDS", 2.0)  # a batch quicker than this grows the span
 INDEX_BATCH_SLOW_SECONDS = env_float("INDEX_BATCH_SLOW_SECONDS", 15.0)  # a batch slower than this halves it
 INDEX_PARALLEL_REQUESTS = env_int("INDEX_PARALLEL_REQUESTS", 3, minimum=1)  # eth_getLogs requests in flight
+INDEX_BATCH_PAUSE = env_float("INDEX_BATCH_PAUSE", 0.0, minimum=0.0)  # seconds between batches, for rate-limited nodes
 INDEX_INTERVAL = env_float("INDEX_INTERVAL", 5.0, minimum=0.5)  # seconds between scheduled index runs
 INDEX_LOCK_TTL = env_int("INDEX_LOCK_TTL", 600, minimum=10)  # seconds a dead indexer's lock survives
 WHALE_MIN_SUPPLY_SHARE = env_float("WHALE_MIN_SUPPLY_SHARE", 0.005, minimum=0.0)  # fraction of supply
