@@ -10,7 +10,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run serve test lint fmt typecheck install migrate worker beat clean
+NODE_STAMP := node_modules/.installed
+CONTRACTS_STAMP := var/build/contracts/.stamp
+CHAIN_URL ?= http://127.0.0.1:8545
+
+.PHONY: run serve test lint fmt typecheck install deps-node contracts migrate chain chain-stop chain-status \
+	index worker beat clean
 
 $(PIP_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +23,31 @@ $(PIP_STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(PIP_STAMP)
+# anvil, the Uniswap V2 / OpenZeppelin artifacts and solc-js, from the committed lock file.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps-node: $(NODE_STAMP)
+
+# The project's own Solidity, compiled with solc-js (skips itself when nothing changed).
+contracts: $(NODE_STAMP)
+	node scripts/compile_contracts.mjs
+
+install: $(PIP_STAMP) $(NODE_STAMP) contracts
+
+# A local anvil on 127.0.0.1:8545 (chain id 31337) whose state lives in var/chain/; reused if running.
+chain: install
+	$(PY) -m chain.node start --url $(CHAIN_URL)
+
+chain-stop: install
+	$(PY) -m chain.node stop --url $(CHAIN_URL)
+
+chain-status: install
+	$(PY) -m chain.node status --url $(CHAIN_URL)
+
+index: migrate chain
+	$(PY) manage.py index_chain --rpc $(CHAIN_URL)
 
 migrate: install
 	$(PY) manage.py migrate --noinput
