@@ -16,6 +16,9 @@ from tmsite.celery import app as celery_app
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") == "1"
 
+# A small real market on its own anvil (market_node, mini_market, registered_market).
+pytest_plugins = ["tests.fixtures.market"]
+
 
 def service_missing(reason: str) -> None:
     """Skip for a service that is not configured, or fail when CI requires every service."""

@@ -22,7 +22,7 @@ from market.rpc import RpcUnavailable
 from market.selectors import market_state_digest
 from market.services import chain_index_reset, chain_index_to_head, rpc_client
 from tests.chain.conftest import require_chain_tooling
-from tests.market.conftest import build_mini_market
+from tests.fixtures.market import build_mini_market
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
