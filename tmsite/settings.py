@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "allauth",
+    "allauth.account",
     "wallets",
     "chain",
     "market",
@@ -68,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "tmsite.urls"
@@ -212,7 +215,11 @@ QUOTE_NATIVE_TOKENS = env_list("QUOTE_NATIVE_TOKENS", [])  # wrapped native coin
 # --- Static files -----------------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # Served from the npm install (package-lock.json pins it), never copied into the repo.
+    ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
+]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 STORAGES = {
@@ -265,6 +272,37 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Accounts (django-allauth: e-mail and password; Sign-In With Ethereum in wallets/) ----
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = env_choice("ACCOUNT_EMAIL_VERIFICATION", "mandatory", ("mandatory", "optional", "none"))
+ACCOUNT_UNIQUE_EMAIL = True
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "ratings:ratings_page"
+ACCOUNT_LOGOUT_REDIRECT_URL = "ratings:ratings_page"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tmsite <noreply@localhost>")
+# Development prints mail (the verification link) to the console; production sets EMAIL_BACKEND.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+# Sign-In With Ethereum (EIP-4361): chains whose signatures are accepted, and how long a nonce lives.
+SIWE_CHAIN_IDS = [int(c) for c in env_list("SIWE_CHAIN_IDS", [str(CHAIN_ID)])]
+SIWE_NONCE_TTL = env_int("SIWE_NONCE_TTL", 300, minimum=10)  # seconds a sign-in message stays valid
+
+# --- Site pages -------------------------------------------------------------------------
+
+RATINGS_PAGE_SIZE = env_int("RATINGS_PAGE_SIZE", 50, minimum=1)  # rows per ratings table page
+LIVE_PRICE_POLL_SECONDS = env_int("LIVE_PRICE_POLL_SECONDS", 10, minimum=1)  # token price/whale feed refresh
+LIVE_CANDLE_POLL_SECONDS = env_int("LIVE_CANDLE_POLL_SECONDS", 15, minimum=1)  # chart refresh
 
 # --- Demo -------------------------------------------------------------------------------
 

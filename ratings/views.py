@@ -1,0 +1,230 @@
+"""The site's ratings table and token pages (server-rendered, HTMX for partial swaps).
+
+Live data is HTMX polling, not SSE: the price block and whale feed re-fetch their own
+partial every ``LIVE_PRICE_POLL_SECONDS`` and the chart asks for the bars since its last
+one every ``LIVE_CANDLE_POLL_SECONDS``. The indexer lands new blocks in batches every few
+seconds, so a push channel would deliver no fresher data, while holding one open
+connection per viewer would tie up granian workers; polls are short cacheable GETs that
+pass any proxy, and each stops when the browser leaves the page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from market.models import Interval
+from market.selectors import top_holders
+from ratings import selectors as rating_selectors
+from ratings.models import GradeInterval, RiskFlag, Signal
+from ratings.page_selectors import (
+    DEFAULT_SORT,
+    SORT_KEYS,
+    RatingsQuery,
+    rating_of,
+    ratings_market_time,
+    ratings_rows,
+    token_by_address,
+    token_candles,
+    token_volatility_patterns,
+    token_whale_feed,
+)
+from wallets.selectors import token_fundamentals, watchlist_default, watchlist_token_ids
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+TABS = (("all", "All"), ("moonshots", "Moonshots"), ("watchlist", "Watchlist"))
+
+# (sort key, heading, unit shown under the heading)
+COLUMNS = (
+    ("token", "Token", ""),
+    ("price", "Price", "USD"),
+    ("change_24h", "24h", "%"),
+    ("volume_24h", "Volume 24h", "USD"),
+    ("market_cap", "Market cap", "USD, fully diluted"),
+    ("liquidity", "Liquidity", "USD"),
+    ("trader_grade", "Trader Grade", "0-100 · Δ24h / Δ7d"),
+    ("investor_grade", "Investor Grade", "0-100 · Δ24h / Δ7d"),
+    ("signal", "Signal", ""),
+)
+
+
+class RatingsFilterForm(forms.Form):
+    """The ratings table's query string; invalid values are dropped, never a 400."""
+
+    tab = forms.ChoiceField(choices=TABS, required=False)
+    q = forms.CharField(label="Search", required=False, max_length=64)
+    signal = forms.ChoiceField(label="Signal", choices=[("", "Any signal"), *Signal.choices], required=False)
+    risk = forms.ChoiceField(
+        label="Risk",
+        choices=[("", "Any risk"), ("none", "No risk flags"), ("any", "Any risk flag"), *RiskFlag.Code.choices],
+        required=False,
+    )
+    trader_min = forms.FloatField(label="Trader Grade from", min_value=0, max_value=100, required=False)
+    trader_max = forms.FloatField(label="Trader Grade to", min_value=0, max_value=100, required=False)
+    investor_min = forms.FloatField(label="Investor Grade from", min_value=0, max_value=100, required=False)
+    investor_max = forms.FloatField(label="Investor Grade to", min_value=0, max_value=100, required=False)
+    mcap_min = forms.FloatField(label="Market cap from (USD)", min_value=0, required=False)
+    mcap_max = forms.FloatField(label="Market cap to (USD)", min_value=0, required=False)
+    sort = forms.ChoiceField(choices=[(k, k) for k in SORT_KEYS], required=False)
+    dir = forms.ChoiceField(choices=[("desc", "desc"), ("asc", "asc")], required=False)
+
+    def values(self) -> dict[str, Any]:
+        """Cleaned values, with each invalid field dropped rather than failing the page."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) for name in self.fields if name not in self.errors}
+
+
+def _column_headers(sort: str, descending: bool) -> list[dict[str, Any]]:
+    headers = []
+    for key, label, unit in COLUMNS:
+        active = key == sort
+        next_dir = "asc" if active and descending else "desc"
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "unit": unit,
+                "next_dir": next_dir,
+                "aria_sort": ("descending" if descending else "ascending") if active else "none",
+            }
+        )
+    return headers
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
+    """Every token's market figures and grades; filter, sort and page through them.
+
+    Queries do not grow with the rows shown: market time, count, the page, plus the
+    watchlist ids for a signed-in user.
+    """
+    form = RatingsFilterForm(request.GET)
+    values = form.values()
+    tab = values.get("tab") or "all"
+    sort = values.get("sort") or DEFAULT_SORT
+    descending = (values.get("dir") or "desc") == "desc"
+    watched = watchlist_token_ids(user=request.user)  # type: ignore[arg-type]
+    token_ids: frozenset[int] | None = None
+    if tab == "watchlist":
+        token_ids = watched
+    query = RatingsQuery(
+        search=values.get("q") or "",
+        signal=values.get("signal") or "",
+        risk=values.get("risk") or "",
+        trader_min=values.get("trader_min"),
+        trader_max=values.get("trader_max"),
+        investor_min=values.get("investor_min"),
+        investor_max=values.get("investor_max"),
+        mcap_min=values.get("mcap_min"),
+        mcap_max=values.get("mcap_max"),
+        sort=sort,
+        descending=descending,
+        token_ids=token_ids,
+    )
+    as_of = ratings_market_time()
+    page = None
+    rows: list[Any] = []
+    if tab != "moonshots" and not (tab == "watchlist" and not request.user.is_authenticated):
+        paginator = Paginator(ratings_rows(query=query, as_of=as_of), settings.RATINGS_PAGE_SIZE)
+        page = paginator.get_page(request.GET.get("page"))
+        rows = [(token, rating_of(token)) for token in page.object_list]
+    context = {
+        "form": form,
+        "tab": tab,
+        "tabs": TABS,
+        "page": page,
+        "rows": rows,
+        "watched": watched,
+        "as_of": as_of,
+        "headers": _column_headers(sort, descending),
+        "sort": sort,
+    }
+    template = "ratings/ratings_page.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#ratings-table"
+    return render(request, template, context)
+
+
+def _get_token(chain_id: int, address: str) -> Any:
+    token = token_by_address(chain_id=chain_id, address=address)
+    if token is None:
+        raise Http404("no such token")
+    return token
+
+
+def _interval(request: HttpRequest) -> str:
+    interval = request.GET.get("interval", Interval.HOUR)
+    return interval if interval in Interval.values else Interval.HOUR
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def token_page(request: HtmxHttpRequest, chain_id: int, address: str) -> HttpResponse:
+    """One token: chart, grades and why, signals, data points, holders, whales, risks."""
+    token = _get_token(chain_id, address)
+    rating = rating_of(token)
+    template = "ratings/token_page.html"
+    live = {"token": token, "rating": rating, "poll_seconds": settings.LIVE_PRICE_POLL_SECONDS}
+    if request.htmx and not request.htmx.history_restore_request:
+        # The live blocks poll themselves; answer them without the rest of the page's reads.
+        part = request.GET.get("part")
+        if part == "token-price":
+            return render(request, template + "#token-price", live)
+        if part == "whale-feed":
+            return render(request, template + "#whale-feed", {**live, "whales": list(token_whale_feed(token=token))})
+    interval = _interval(request)
+    holders = list(top_holders(token=token, limit=20))
+    supply = token.total_supply or 0
+    holder_rows = [(h, (h.balance / supply) if supply else None, token.units(h.balance)) for h in holders]
+    grades = [
+        {"time": int(g.at.timestamp()), "trader": g.trader_grade, "investor": g.investor_grade}
+        for g in rating_selectors.grade_history(token=token, interval=GradeInterval.HOUR, limit=720)
+    ]
+    context = {
+        **live,
+        "interval": interval,
+        "intervals": Interval.choices,
+        "chart_data": {
+            "candles_url": request.path + "candles.json",
+            "interval": interval,
+            "candles": token_candles(token=token, interval=interval),
+            "grades": grades,
+            "poll_seconds": settings.LIVE_CANDLE_POLL_SECONDS,
+        },
+        "data_points": rating_selectors.token_data_points(token=token),
+        "signals": list(rating_selectors.signal_history(token=token)[:20]),
+        "anomalies": list(rating_selectors.token_anomalies(token=token, limit=20)),
+        "risk_flags": list(rating_selectors.token_risk_flags(token=token)),
+        "fundamentals": token_fundamentals(token=token),
+        "holders": holder_rows,
+        "whales": list(token_whale_feed(token=token)),
+        "patterns": token_volatility_patterns(token=token),
+        "watched": token.pk in watchlist_token_ids(user=request.user),  # type: ignore[arg-type]
+        "watchlist": watchlist_default(user=request.user),  # type: ignore[arg-type]
+    }
+    return render(request, template, context)
+
+
+@require_GET
+def token_candles_json(request: HttpRequest, chain_id: int, address: str) -> JsonResponse:
+    """Chart bars as JSON for the live chart: ``?interval=1h&since=<unix seconds>``."""
+    token = _get_token(chain_id, address)
+    since = None
+    if request.GET.get("since", "").isdigit():
+        since = datetime.fromtimestamp(int(request.GET["since"]), tz=UTC)
+    candles = token_candles(token=token, interval=_interval(request), since=since)
+    return JsonResponse({"interval": _interval(request), "unit": "USD", "candles": candles})

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.site.factories import persona_make
+from wallets.models import User
+
+
+@pytest.fixture
+def alice(db) -> User:  # type: ignore[no-untyped-def]
+    """Owns a watchlist."""
+    return persona_make("alice")
+
+
+@pytest.fixture
+def bob(db) -> User:  # type: ignore[no-untyped-def]
+    """Another user: sees none of alice's private things."""
+    return persona_make("bob")
+
+
+@pytest.fixture
+def alice_client(client, alice):  # type: ignore[no-untyped-def]
+    client.force_login(alice)
+    return client
