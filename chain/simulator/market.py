@@ -611,14 +611,15 @@ class Market:
                 weights.append(weight)
                 bias[token.address] = buy_bias
         if active:
-            for _ in range(_poisson(rng, 3.2 * self.intensity * diurnal)):
+            rate = self.intensity * self.block_seconds / 300  # the rates below are per 5 minutes
+            for _ in range(_poisson(rng, 3.2 * rate * diurnal)):
                 token = rng.choices(active, weights=weights)[0]
                 self.noise_trade(out, token, bias[token.address])
-            for _ in range(_poisson(rng, 0.5 * self.intensity * diurnal)):
+            for _ in range(_poisson(rng, 0.5 * rate * diurnal)):
                 self.momentum_trade(out, active)
-            for _ in range(_poisson(rng, 0.9 * self.intensity)):
+            for _ in range(_poisson(rng, 0.9 * rate)):
                 self.wallet_transfer(out, active)
-            if rng.random() < 0.05 * self.intensity:
+            if rng.random() < 0.05 * rate:
                 self.liquidity_event(out, active)
         self.arbitrage(out, self.eth_pools, threshold=0.004)
         for token in active:
