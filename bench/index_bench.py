@@ -1,0 +1,226 @@
+"""Indexer benchmark: a simulated market indexed from a local anvil into PostgreSQL.
+
+One command (``make bench-index`` or ``.venv/bin/python bench/index_bench.py``) measures, over
+the same block range and in the same run:
+
+* raw ``eth_getLogs`` alone, fetched the way the indexer fetches (sub-ranges in flight);
+* a bare ``COPY`` of the same event rows into empty copies of the event tables;
+* the whole indexer (fetch, decode, derive, write, checkpoint) into a fresh database;
+* peak RSS of the indexer process over half the range and over the whole range, to show
+  memory does not grow with the number of logs.
+
+The chain is simulated once (``simulate_market``) and kept in ``var/bench/`` as an anvil
+state file, so later runs start in seconds. Needs PostgreSQL (``BENCH_DATABASE_URL``,
+default ``postgres://postgres@127.0.0.1:5432/tmsite_bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "var" / "bench"
+STATE = BENCH_DIR / "index-chain.json"
+START_TIME = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed, so the simulated chain is the same every time
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/tmsite_bench"
+sys.path.insert(0, str(ROOT))
+
+
+def _env(db_url: str, rpc: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL"}}
+    env.update(
+        DATABASE_URL=db_url,
+        WEB3_PROVIDER_URI=rpc,
+        VAR_DIR=str(BENCH_DIR),
+        DJANGO_SETTINGS_MODULE="tmsite.settings",
+        LOG_LEVEL="warning",
+    )
+    return env
+
+
+def _reset_database(db_url: str) -> None:
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    admin = db_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def ensure_chain(port: int, tokens: int, days: float, intensity: float) -> tuple[object, str]:
+    """An anvil with the simulated market, loaded from var/bench/ or simulated now (once)."""
+    from chain.node import start_anvil
+
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    spec_path = BENCH_DIR / "index-chain.spec.json"
+    spec = {"tokens": tokens, "days": days, "intensity": intensity, "start": START_TIME}
+    fresh = not STATE.exists() or not spec_path.exists() or json.loads(spec_path.read_text()) != spec
+    if fresh:
+        STATE.unlink(missing_ok=True)
+    node = start_anvil(
+        port=port, state_path=STATE, log_path=BENCH_DIR / "anvil.log",
+        extra_args=["--timestamp", str(START_TIME - 86_400)],
+    )
+    rpc = f"http://127.0.0.1:{port}"
+    if fresh:
+        print(f"simulating {tokens} tokens x {days:g} days (once; kept in {STATE.relative_to(ROOT)}) ...", flush=True)
+        sim_db = DEFAULT_DB.rsplit("/", 1)[0] + "/tmsite_bench_sim"
+        _reset_database(sim_db)
+        env = _env(sim_db, rpc)
+        _manage(env, "migrate", "--verbosity", "0")
+        started = time.perf_counter()
+        out = _manage(env, "simulate_market", "--tokens", str(tokens), "--days", str(days), "--seed", "7",
+                      "--start-time", str(START_TIME), "--intensity", str(intensity), "--rpc", rpc)
+        print(out.strip().splitlines()[-3:], f"({time.perf_counter() - started:.0f}s)", flush=True)
+        node.stop()  # writes the state file
+        spec_path.write_text(json.dumps(spec))
+        node = start_anvil(port=port, state_path=STATE, log_path=BENCH_DIR / "anvil.log")
+    return node, rpc
+
+
+def phase_index(db_url: str, rpc: str, to_block: int | None) -> dict[str, float]:
+    """Run in a child process: a fresh database, the deployment registry, then the indexer."""
+    _reset_database(db_url)
+    env = _env(db_url, rpc)
+    _manage(env, "migrate", "--verbosity", "0")
+    code = f"""
+import json, resource, time, django
+django.setup()
+from chain.registry import DeploymentSpec, deployments_record
+from market.services import chain_index_to_head, rpc_client
+from market.models import Checkpoint
+registry = json.loads(open({str(BENCH_DIR / 'chain' / 'deployments-31337.json')!r}).read())
+rows = registry["deployments"] if isinstance(registry, dict) and "deployments" in registry else registry
+specs = [DeploymentSpec(name=r["name"], kind=r["kind"], address=r["address"], block_number=r["block_number"],
+                        metadata=r.get("metadata", {{}})) for r in rows]
+deployments_record(chain_id=31337, records=specs, replace=True)
+rpc = rpc_client()
+to_block = {to_block!r}
+if to_block is not None:
+    from django.conf import settings
+    settings.INDEX_CONFIRMATIONS = rpc.block_number() - to_block
+started = time.perf_counter()
+stats = chain_index_to_head(chain_id=31337, rpc=rpc)
+seconds = time.perf_counter() - started
+print(json.dumps({{"logs": stats.logs, "blocks": stats.blocks, "seconds": seconds,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rpc_calls": rpc.calls}}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"index phase failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def phase_raw_get_logs(db_url: str, rpc: str) -> dict[str, float]:
+    """eth_getLogs alone over the whole range, for the addresses and topics the indexer asks for."""
+    env = _env(db_url, rpc)
+    code = """
+import json, time, django
+django.setup()
+from market import decode as d
+from market.models import Pool, Token, Dex
+from market.services import rpc_client
+from market.store import chunked
+rpc = rpc_client()
+head = rpc.block_number()
+addresses = [*Dex.objects.values_list("factory", flat=True), *Token.objects.values_list("address", flat=True),
+             *Pool.objects.values_list("address", flat=True)]
+topics = [d.PAIR_CREATED, *d.TOKEN_TOPICS, *d.POOL_TOPICS]
+span = 500
+requests = [[{"fromBlock": hex(s), "toBlock": hex(min(s + span - 1, head)), "address": addresses, "topics": [topics]}]
+            for s in range(0, head + 1, span)]
+started = time.perf_counter()
+logs = sum(len(part) for part in rpc.map_calls("eth_getLogs", requests))
+seconds = time.perf_counter() - started
+print(json.dumps({"logs": logs, "seconds": seconds, "blocks": head + 1}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"raw phase failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def phase_bare_copy(db_url: str) -> dict[str, float]:
+    """COPY the indexed event rows out, then time COPY FROM STDIN into empty same-shaped tables."""
+    import psycopg
+
+    tables = ["market_transfer", "market_swap", "market_sync", "market_liquidityevent"]
+    rows_total = 0
+    seconds = 0.0
+    with psycopg.connect(db_url) as conn:
+        for table in tables:
+            buffer = bytearray()
+            with conn.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+                for data in copy:
+                    buffer += data
+            rows_total += conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+            conn.execute(f"DROP TABLE IF EXISTS bench_{table}")
+            conn.execute(f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)")
+            started = time.perf_counter()
+            with conn.cursor().copy(f"COPY bench_{table} FROM STDIN") as copy:
+                copy.write(bytes(buffer))
+            conn.commit()
+            seconds += time.perf_counter() - started
+            conn.execute(f"DROP TABLE bench_{table}")
+        conn.commit()
+    return {"rows": rows_total, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=60)
+    parser.add_argument("--days", type=float, default=30)
+    parser.add_argument("--intensity", type=float, default=1.0)
+    parser.add_argument("--port", type=int, default=8599)
+    args = parser.parse_args()
+    db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+
+    node, rpc = ensure_chain(args.port, args.tokens, args.days, args.intensity)
+    try:
+        from chain.node import rpc_call
+
+        head = int(str(rpc_call(rpc, "eth_blockNumber")), 16)
+        half = phase_index(db_url, rpc, head // 2)
+        whole = phase_index(db_url, rpc, None)
+        raw = phase_raw_get_logs(db_url, rpc)
+        copy = phase_bare_copy(db_url)
+    finally:
+        node.stop()  # type: ignore[attr-defined]
+
+    raw_rate = raw["logs"] / raw["seconds"]
+    copy_rate = copy["rows"] / copy["seconds"]
+    index_rate = whole["logs"] / whole["seconds"]
+    slower = min(raw_rate, copy_rate)
+    print()
+    print(f"chain: {head + 1} blocks, {whole['logs']} logs ({args.tokens} tokens, {args.days:g} days simulated)")
+    print(f"{'measure':<34}{'count':>10}{'seconds':>10}{'per second':>14}")
+    print(f"{'raw eth_getLogs':<34}{raw['logs']:>10}{raw['seconds']:>10.2f}{raw_rate:>14,.0f}")
+    print(f"{'bare COPY of the event rows':<34}{copy['rows']:>10}{copy['seconds']:>10.2f}{copy_rate:>14,.0f}")
+    print(f"{'indexer, whole range (logs)':<34}{whole['logs']:>10}{whole['seconds']:>10.2f}{index_rate:>14,.0f}")
+    print(f"{'indexer, whole range (blocks)':<34}{whole['blocks']:>10}{whole['seconds']:>10.2f}"
+          f"{whole['blocks'] / whole['seconds']:>14,.0f}")
+    print(f"indexer / slower raw rate: {index_rate / slower:.2f}x (target >= 0.5x)")
+    print(f"peak RSS: {half['peak_rss_mb']:.0f} MB over {half['logs']} logs (half), "
+          f"{whole['peak_rss_mb']:.0f} MB over {whole['logs']} logs (whole)")
+    print(f"rpc requests by the indexer: {whole['rpc_calls']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
