@@ -138,12 +138,14 @@ def siwe_sign_in(
         raise ValidationError(SIWE_WRONG_URI.format(uri=str(parsed.uri)))
     if parsed.chain_id not in settings.SIWE_CHAIN_IDS:
         raise ValidationError(SIWE_WRONG_CHAIN.format(chain_id=parsed.chain_id))
-    stored = SiweNonce.objects.filter(nonce=parsed.nonce, session_key=session_key).first()
+    stored = SiweNonce.objects.filter(nonce=parsed.nonce).first()
     if stored is None:
         raise ValidationError(SIWE_UNKNOWN_NONCE)
-    now = timezone.now()
-    if stored.used_at is not None:
+    if stored.used_at is not None:  # checked before the session: signing in rotates the session key
         raise ValidationError(SIWE_REPLAYED)
+    if stored.session_key != session_key:
+        raise ValidationError(SIWE_UNKNOWN_NONCE)
+    now = timezone.now()
     if now >= stored.expires_at:
         raise ValidationError(SIWE_EXPIRED)
     try:
