@@ -15,7 +15,7 @@ CONTRACTS_STAMP := var/build/contracts/.stamp
 CHAIN_URL ?= http://127.0.0.1:8545
 
 .PHONY: run serve test lint fmt typecheck install deps-node contracts migrate chain chain-stop chain-status \
-	index worker beat clean
+	index worker beat clean browser-deps
 
 $(PIP_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,7 +69,13 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A tmsite beat --loglevel INFO
 
-test: install
+# Debian's Chromium for the browser tests (Playwright drives it; no browser is ever downloaded).
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+test: install browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
