@@ -384,11 +384,18 @@ LEVEL_SERIES = ("close", "liquidity_usd", "holders")
 
 def panel_to_daily(panel: MarketPanel) -> MarketPanel:
     """Aggregate an hourly panel whose grid starts at midnight into UTC days."""
-    t = len(panel.times) - len(panel.times) % 24
-    days = t // 24
+    pad = -len(panel.times) % 24  # the current, partial day is kept: padded with "nothing happened"
+    days = (len(panel.times) + pad) // 24
     series = {}
     for name, arr in panel.series.items():
-        cube = arr[:t].reshape(days, 24, -1)
+        if pad:
+            fill = (
+                arr[-1:]
+                if name in LEVEL_SERIES
+                else np.full((1, arr.shape[1]), np.nan if name in ("high", "low") else 0.0)
+            )
+            arr = np.vstack([arr, np.repeat(fill, pad, axis=0)])
+        cube = arr.reshape(days, 24, -1)
         if name in LEVEL_SERIES:
             series[name] = cube[:, -1]
         elif name == "high":
@@ -399,7 +406,7 @@ def panel_to_daily(panel: MarketPanel) -> MarketPanel:
             series[name] = cube.sum(axis=1)
     return MarketPanel(
         "1d",
-        panel.times[:t:24],
+        panel.times[::24],
         panel.token_ids,
         series,
         panel.supply,

@@ -86,7 +86,8 @@ class TokenRating(models.Model):
         default=list, blank=True, help_text="[{name, label, value, contribution}] grade points, largest first"
     )
     model_version = models.CharField(max_length=64, help_text="'rules-v0' or a GradeModel.version")
-    computed_at = models.DateTimeField(help_text="market time (last candle) the rating describes")
+    computed_at = models.DateTimeField(help_text="wall-clock time the rating was computed")
+    as_of = models.DateTimeField(null=True, help_text="market time (start of the last hourly bucket) it describes")
     price_usd = models.FloatField(null=True)
     price_change_24h = models.FloatField(null=True, help_text="percent")
     price_change_7d = models.FloatField(null=True, help_text="percent")

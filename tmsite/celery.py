@@ -25,6 +25,24 @@ app.conf.beat_schedule = {
         "args": (settings.CHAIN_ID,),
         "options": {"expires": settings.INDEX_INTERVAL * 2},
     },
+    "compute-grades": {
+        "task": "ratings.tasks.compute_grades_task",
+        "schedule": settings.RATINGS_INTERVAL,
+        "args": (settings.CHAIN_ID,),
+        "options": {"expires": settings.RATINGS_INTERVAL},
+    },
+    "check-token-risks": {
+        "task": "ratings.tasks.check_token_risks_task",
+        "schedule": settings.RATINGS_INTERVAL * 4,
+        "args": (settings.CHAIN_ID,),
+        "options": {"expires": settings.RATINGS_INTERVAL * 4},
+    },
+    "train-grade-models": {
+        "task": "ratings.tasks.train_grade_models_task",
+        "schedule": settings.RATINGS_TRAIN_INTERVAL,
+        "args": (settings.CHAIN_ID,),
+        "options": {"expires": settings.RATINGS_TRAIN_INTERVAL},
+    },
     "worker-heartbeat": {
         "task": "tmsite.tasks.heartbeat_task",
         "schedule": 30.0,  # seconds

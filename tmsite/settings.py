@@ -212,6 +212,25 @@ DEX_FACTORIES = [
 QUOTE_USD_TOKENS = env_list("QUOTE_USD_TOKENS", [])  # checksummed addresses valued at $1
 QUOTE_NATIVE_TOKENS = env_list("QUOTE_NATIVE_TOKENS", [])  # wrapped native coin (WETH) addresses
 
+# --- Ratings ----------------------------------------------------------------------------
+
+RATINGS_INTERVAL = env_float("RATINGS_INTERVAL", 900.0, minimum=10.0)  # seconds between scheduled grade runs
+RATINGS_TRAIN_INTERVAL = env_float("RATINGS_TRAIN_INTERVAL", 86_400.0, minimum=60.0)  # seconds between model trainings
+RATINGS_BACKFILL_DAYS = env_int("RATINGS_BACKFILL_DAYS", 30, minimum=1)  # days of grade history a first run computes
+RATINGS_MODEL_MIN_HISTORY_DAYS = env_int("RATINGS_MODEL_MIN_HISTORY_DAYS", 21, minimum=2)  # days before a model trains
+RATINGS_MODELS_DIR = VAR_DIR / "models"  # trained grade model artifacts (joblib), pinned by sha256
+RATINGS_SIGNAL_BULL_ENTER = env_float("RATINGS_SIGNAL_BULL_ENTER", 65.0)  # Trader Grade (0-100) to turn bullish
+RATINGS_SIGNAL_BULL_EXIT = env_float("RATINGS_SIGNAL_BULL_EXIT", 55.0)  # Trader Grade below which bullish ends
+RATINGS_SIGNAL_BEAR_ENTER = env_float("RATINGS_SIGNAL_BEAR_ENTER", 35.0)  # Trader Grade to turn bearish
+RATINGS_SIGNAL_BEAR_EXIT = env_float("RATINGS_SIGNAL_BEAR_EXIT", 45.0)  # Trader Grade above which bearish ends
+RATINGS_ANOMALY_Z = env_float("RATINGS_ANOMALY_Z", 6.0, minimum=1.0)  # robust z-score (MAD units) of an anomaly
+RATINGS_ANOMALY_MIN_VOLUME_USD = env_float("RATINGS_ANOMALY_MIN_VOLUME_USD", 100.0, minimum=0.0)  # USD per hour
+RATINGS_THIN_LIQUIDITY_USD = env_float("RATINGS_THIN_LIQUIDITY_USD", 10_000.0, minimum=0.0)  # USD, both pool sides
+RATINGS_LIQUIDITY_PULLED_SHARE = env_float("RATINGS_LIQUIDITY_PULLED_SHARE", 0.7, minimum=0.0)  # fraction of 7d peak gone
+RATINGS_LIQUIDITY_PULLED_MIN_PEAK_USD = env_float("RATINGS_LIQUIDITY_PULLED_MIN_PEAK_USD", 2_000.0, minimum=0.0)  # USD
+RATINGS_TOP10_SHARE_MAX = env_float("RATINGS_TOP10_SHARE_MAX", 0.9, minimum=0.0)  # fraction of supply, pools excluded
+RATINGS_RISK_GRADE_CAP = env_float("RATINGS_RISK_GRADE_CAP", 10.0, minimum=0.0)  # grade ceiling under a high-severity flag
+
 # --- Static files -----------------------------------------------------------------------
 
 STATIC_URL = "static/"
