@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Power
 
 from market.models import Candle, Interval, Token, Transfer
@@ -78,10 +78,7 @@ def ratings_market_time() -> datetime | None:
     Windows (24h volume, 24h change) are measured back from this instant rather than from
     the wall clock, so a replayed or paused chain still shows its own last day.
     """
-    latest = Token.objects.order_by(F("market_updated_at").desc(nulls_last=True)).values_list(
-        "market_updated_at", flat=True
-    )[:1]
-    return next(iter(latest), None)
+    return Token.objects.aggregate(latest=Max("market_updated_at"))["latest"]
 
 
 def ratings_rows(*, query: RatingsQuery, as_of: datetime | None) -> QuerySet[Token]:
