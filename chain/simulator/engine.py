@@ -77,7 +77,7 @@ class SimulationConfig:
     seed: int = 7
     start_time: int | None = None  # default: now minus ``days``, aligned down to the hour
     intensity: float = 1.0  # multiplies trading activity (1.0 ≈ 70k transactions over 30 days)
-    block_seconds: int = 300  # simulated seconds between history blocks
+    block_seconds: int = 900  # simulated seconds between history blocks (anvil's per-block cost sets the pace)
     follow: bool = False
     follow_block_seconds: float = 3.0  # wall-clock seconds between live blocks
     var_dir: Path | None = None  # default: settings.VAR_DIR
@@ -224,13 +224,17 @@ def plan_tokens(count: int, rng: random.Random, start: int, end: int) -> list[Si
 
 
 def plan_accounts(token_count: int) -> Accounts:
-    """Dozens to hundreds of trader addresses, scaled with the number of tokens."""
-    traders = min(400, 60 + 3 * token_count)
+    """Dozens to hundreds of trader addresses, scaled with the number of tokens.
+
+    Kept to a few hundred: every (holder, token) pair is a storage slot, and anvil's per-block
+    cost grows with the size of the state, so more addresses mean slower blocks.
+    """
+    traders = min(300, 40 + 2 * token_count)
     return Accounts(
         traders=[sim_address(f"trader:{i}") for i in range(traders)],
         momentum=[sim_address(f"momentum:{i}") for i in range(20)],
         arbitrageurs=[sim_address(f"arbitrageur:{i}") for i in range(4)],
-        holders=[sim_address(f"holder:{i}") for i in range(150 + 2 * token_count)],
+        holders=[sim_address(f"holder:{i}") for i in range(min(300, 100 + token_count))],
         liquidity_providers=[sim_address(f"lp:{i}") for i in range(8)],
         macro=sim_address("macro:0"),
     )

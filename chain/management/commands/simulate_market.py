@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
         parser.add_argument("--start-time", type=int, default=None, help="unix start (default now - days, hourly)")
         parser.add_argument("--intensity", type=float, default=1.0, help="activity multiplier (default 1.0)")
-        parser.add_argument("--block-seconds", type=int, default=300, help="simulated seconds per block (default 300)")
+        parser.add_argument("--block-seconds", type=int, default=900, help="simulated seconds per block (default 900)")
         parser.add_argument("--follow", action="store_true", help="keep trading in real time after the history")
         parser.add_argument("--rpc", default=settings.WEB3_PROVIDER_URI, help="JSON-RPC URL of the node")
 
