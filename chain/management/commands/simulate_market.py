@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chain.node import DEFAULT_STATE_PATH, node_chain_id, pid_path, start_anvil
+from chain.node import VAR_CHAIN_DIR, node_chain_id, pid_path, start_anvil
 from chain.simulator import SimulationConfig, SimulationError, default_start_time, simulate_market
 
 
@@ -51,7 +51,8 @@ def _start_local_node_if_missing(url: str, *, genesis: int, say: Any) -> None:
     """Start a detached anvil whose genesis predates the history, if nothing answers at ``url``.
 
     The history is mined with past timestamps, which a node started "now" refuses; an
-    existing node is used as is (the simulator explains if it is too new).
+    existing node is used as is (the simulator explains if it is too new). The node keeps
+    no ``--state`` file: the shared one may hold a newer chain, which anvil would load.
     """
     if node_chain_id(url) is not None:
         return
@@ -61,9 +62,8 @@ def _start_local_node_if_missing(url: str, *, genesis: int, say: Any) -> None:
     port = parsed.port or 8545
     node = start_anvil(
         port=port,
-        state_path=DEFAULT_STATE_PATH,
-        state_interval=30,
         detached=True,
+        log_path=VAR_CHAIN_DIR / f"anvil-{port}.log",
         extra_args=["--timestamp", str(genesis)],
     )
     pid_path(port).write_text(f"{node.pid}\n")
