@@ -52,10 +52,9 @@ index: migrate chain
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# The whole demo: local chain, simulated market, index, grades, then the site (see market/.../demo.py).
 run: migrate
-	$(PY) manage.py create_demo_user
-	@echo "Serving http://$(HOST):$(PORT)/ (admin at /admin/)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py demo --addr $(HOST):$(PORT) --rpc $(CHAIN_URL) $(DEMO_ARGS)
 
 # Production-shaped: the ASGI app under granian with several worker processes.
 serve: migrate

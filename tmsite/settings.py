@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "market",
     "ratings",
     "moonshots",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "swaps",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +216,58 @@ DEX_FACTORIES = [
 QUOTE_USD_TOKENS = env_list("QUOTE_USD_TOKENS", [])  # checksummed addresses valued at $1
 QUOTE_NATIVE_TOKENS = env_list("QUOTE_NATIVE_TOKENS", [])  # wrapped native coin (WETH) addresses
 
+# --- API --------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tmsite.api_errors.api_exception_handler",
+    # Throttle counters live in the default cache (Redis when REDIS_URL is set).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_THROTTLE_ANON", "600/min"),  # requests per client IP
+        "user": env_str("API_THROTTLE_USER", "1200/min"),  # requests per signed-in user
+        "swap_quote": env_str("API_THROTTLE_SWAP_QUOTE", "240/min"),  # quote refreshes per client
+        "swap_build": env_str("API_THROTTLE_SWAP_BUILD", "60/min"),  # built transactions per client
+    },
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0),  # trusted proxies in X-Forwarded-For
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "tmsite API",
+    "DESCRIPTION": "On-chain analytics and swaps. Amounts are strings in token base units.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Swagger UI assets are served from this site (drf-spectacular-sidecar), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Swaps ------------------------------------------------------------------------------
+
+SWAP_QUOTE_TTL = env_int("SWAP_QUOTE_TTL", 30, minimum=1)  # seconds a quote can be built from
+SWAP_DEADLINE_SECONDS = env_int("SWAP_DEADLINE_SECONDS", 600, minimum=30)  # seconds after the latest block
+SWAP_DEFAULT_SLIPPAGE_BPS = env_int("SWAP_DEFAULT_SLIPPAGE_BPS", 50, minimum=1)  # basis points (0.5%)
+SWAP_SLIPPAGE_MIN_BPS = env_int("SWAP_SLIPPAGE_MIN_BPS", 1, minimum=1)  # basis points (0.01%)
+SWAP_SLIPPAGE_MAX_BPS = env_int("SWAP_SLIPPAGE_MAX_BPS", 500, minimum=1)  # basis points (5%)
+SWAP_IMPACT_WARN_BPS = env_int("SWAP_IMPACT_WARN_BPS", 300, minimum=0)  # basis points; warn above 3%
+SWAP_IMPACT_CONFIRM_BPS = env_int("SWAP_IMPACT_CONFIRM_BPS", 1000, minimum=0)  # basis points; confirm above 10%
+SWAP_MAX_PRICE_IMPACT_BPS = env_int("SWAP_MAX_PRICE_IMPACT_BPS", 5000, minimum=0)  # basis points; refused above
+SWAP_TOKEN_CHECK_TTL = env_int("SWAP_TOKEN_CHECK_TTL", 300, minimum=0)  # seconds a honeypot/tax check is reused
+SWAP_GAS_BUFFER_PCT = env_int("SWAP_GAS_BUFFER_PCT", 25, minimum=0)  # percent added to eth_estimateGas
+# External aggregators the widget may use besides the local router: "0x" (Swap API v2).
+SWAP_PROVIDERS = env_list("SWAP_PROVIDERS", ["local"])
+ZEROEX_API_URL = env_str("ZEROEX_API_URL", "https://api.0x.org")
+ZEROEX_API_KEY = env_str("ZEROEX_API_KEY")
+ZEROEX_TIMEOUT = env_float("ZEROEX_TIMEOUT", 5.0, minimum=0.1)  # seconds per request
+
 # --- Ratings ----------------------------------------------------------------------------
 
 RATINGS_INTERVAL = env_float("RATINGS_INTERVAL", 900.0, minimum=10.0)  # seconds between scheduled grade runs
@@ -327,3 +383,4 @@ LIVE_CANDLE_POLL_SECONDS = env_int("LIVE_CANDLE_POLL_SECONDS", 15, minimum=1)  #
 
 DEMO_USERNAME = env_str("DEMO_USERNAME", "demo")
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-pass-8000")
+DEMO_REGRADE_INTERVAL = env_float("DEMO_REGRADE_INTERVAL", 60.0, minimum=5.0)  # seconds between demo re-gradings
