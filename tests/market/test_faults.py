@@ -103,7 +103,8 @@ django.setup()
 from market.models import Checkpoint
 from market.selectors import market_state_digest
 digest = market_state_digest(chain_id=int(sys.argv[1]))
-digest["next_block"] = Checkpoint.objects.get(chain_id=int(sys.argv[1])).next_block
+checkpoint = Checkpoint.objects.filter(chain_id=int(sys.argv[1])).first()
+digest["next_block"] = checkpoint.next_block if checkpoint else 0
 print(json.dumps(digest))
 """
 
@@ -115,7 +116,7 @@ def _env(var_dir: Path, url: str) -> dict[str, str]:
         WEB3_PROVIDER_URI=url,
         INDEX_SPAN_INITIAL="1",
         INDEX_SPAN_MAX="1",
-        INDEX_BATCH_PAUSE="0.1",
+        INDEX_BATCH_PAUSE="0.03",
         DJANGO_SETTINGS_MODULE="tmsite.settings",
     )
     return env
@@ -150,10 +151,18 @@ def test_indexer_killed_at_random_points_ends_in_the_same_state(mini_market, tmp
     rng = random.Random(5)
     progress = []
     for _ in range(6):
-        proc = subprocess.Popen(command, cwd=ROOT, env=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.5, 3.0))  # past Django start-up, somewhere inside a batch or between two
+        proc = subprocess.Popen(
+            command[:-1], cwd=ROOT, env=killed, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert proc.stdout is not None
+        # Let it commit a random number of batches, then kill it somewhere in the next one.
+        for _ in range(rng.randint(2, 12)):
+            if not proc.stdout.readline():
+                break
+        time.sleep(rng.uniform(0.0, 0.1))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+        proc.stdout.close()
         progress.append(json.loads(_python(DIGEST, killed, str(m.chain_id)))["next_block"])
     print("kill points", progress, "of", expected["next_block"])
     assert progress[-1] < expected["next_block"], "the kills came too late to interrupt anything"
