@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from market import decode as d
 from market.derive import (
     INTERVAL_SECONDS,
+    ActivityBook,
     CandleBook,
     MarketState,
     PoolState,
@@ -120,6 +121,7 @@ class Batch:
     headers: dict[int, dict[str, Any]]
     logs: list[dict[str, Any]] = field(default_factory=list)
     timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix seconds
+    watch: Watch | None = None  # what the fetch asked for
     discovered: tuple[list[tuple[str, int, str, str, int]], list[str], dict[str, dict[str, Any]]] | None = None
     transfers: list[tuple[Any, ...]] = field(default_factory=list)
     swaps: list[tuple[Any, ...]] = field(default_factory=list)
@@ -244,7 +246,7 @@ class ChainIndexer:
                 started = time.perf_counter()
                 try:
                     if prefetch is not None and prefetch[0] == from_block and prefetch[1] <= target:
-                        to_block, batch = prefetch[1], prefetch[2].result()
+                        to_block, batch = prefetch[1], self.patch_batch(prefetch[2].result(), self.watch_list())
                     else:
                         prefetch = _discard(prefetch)
                         to_block = min(from_block + self.span - 1, target)
@@ -259,8 +261,6 @@ class ChainIndexer:
                         )
                     with transaction.atomic():
                         self.store_batch(batch, head=head)
-                    if batch.discovered:
-                        prefetch = _discard(prefetch)
                 except RangeTooLarge as exc:
                     prefetch = _discard(prefetch)
                     self.load_state()
@@ -382,8 +382,46 @@ class ChainIndexer:
                 raise ReorgDuringFetch(f"block {number} changed while its logs were read")
         timestamps = {number: int(header["timestamp"], 16) for number, header in headers.items()}
         return Batch(
-            from_block, to_block, headers, logs=logs, timestamps=timestamps, discovered=discovered, log_count=len(logs)
+            from_block,
+            to_block,
+            headers,
+            logs=logs,
+            timestamps=timestamps,
+            discovered=discovered,
+            log_count=len(logs),
+            watch=watch,
         )
+
+    def patch_batch(self, batch: Batch, now: Watch) -> Batch:
+        """Bring a prefetched batch up to date with pools and tokens found since it was fetched.
+
+        Their logs in the batch's range are fetched now (whatever the prefetch holds of them,
+        such as a token history backfilled as if new, is dropped first), and discoveries
+        that are no longer new are struck off.
+        """
+        then = batch.watch
+        assert then is not None
+        added = (now.tokens - then.tokens) | (now.pools - then.pools)
+        if not added:
+            return batch
+        logs = [log for log in batch.logs if d.checksum(log["address"][2:].lower()) not in added]
+        logs += self._get_logs(batch.from_block, batch.to_block, sorted(added), [*d.TOKEN_TOPICS, *d.POOL_TOPICS])
+        logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
+        missing = sorted({int(log["blockNumber"], 16) for log in logs} - set(batch.headers))
+        if missing:
+            batch.headers.update(self.rpc.block_headers(missing))
+            for number in missing:
+                batch.timestamps[number] = int(batch.headers[number]["timestamp"], 16)
+        for log in logs:
+            if log["blockHash"] != batch.headers[int(log["blockNumber"], 16)]["hash"]:
+                raise ReorgDuringFetch(f"block {int(log['blockNumber'], 16)} changed while its logs were read")
+        if batch.discovered:
+            pools, tokens, metadata = batch.discovered
+            pools = [p for p in pools if p[0] not in now.pools]
+            tokens = [t for t in tokens if t not in now.tokens]
+            batch.discovered = (pools, tokens, metadata) if pools else None
+        batch.logs, batch.log_count, batch.watch = logs, len(logs), now
+        return batch
 
     # --- discovery --------------------------------------------------------------------------
 
@@ -730,12 +768,12 @@ class ChainIndexer:
             batch.liquidity,
         )
         bulk_insert(SkippedLog, [*event_fields, "address", "topic0", "reason"], batch.skipped)
+        self._store_activity(batch)  # before _store_blocks prunes the previous batch's last block
         self._store_blocks(batch)
         holder_changes = self._store_balances(batch)
         self._store_candles(batch.candles)
         self._store_snapshots(batch.snapshots)
         self._store_market_state(batch, holder_changes)
-        activity_rebuild(chain_id=self.chain_id, since_by_token=batch.activity_from)
         moved = Checkpoint.objects.filter(chain_id=self.chain_id, next_block=batch.from_block).update(
             next_block=batch.to_block + 1, head_block=head
         )
@@ -823,6 +861,58 @@ class ChainIndexer:
                 "trades": "{old} + {new}",
             },
         )
+
+    def _store_activity(self, batch: Batch) -> None:
+        """Activity buckets: counted from the batch itself where no earlier batch can have rows
+        in them, recounted by the database where one may (the buckets open at the batch start)."""
+        previous = (
+            IndexedBlock.objects.filter(chain_id=self.chain_id, number=batch.from_block - 1)
+            .values_list("timestamp", flat=True)
+            .first()
+        )
+        if previous is None and batch.from_block > settings.INDEX_START_BLOCK:
+            activity_rebuild(chain_id=self.chain_id, since_by_token=batch.activity_from)
+            return
+        boundary = int(previous.timestamp()) if previous is not None else -1
+        book = ActivityBook()
+        for row in batch.transfers:
+            book.add_transfer(row[5], int(row[4].timestamp()), row[6], row[7], row[11])
+        for row in batch.swaps:
+            if row[12] is not None:
+                book.add_swap(row[12], int(row[4].timestamp()), row[7])
+        fresh, recount = [], {}
+        for key in book.keys():
+            token_id, _, bucket = key
+            if bucket > boundary:
+                fresh.append(
+                    (
+                        *key[:2],
+                        to_datetime(bucket),
+                        book.transfers.get(key, 0),
+                        len(book.addresses.get(key, ())),
+                        book.swaps.get(key, 0),
+                        len(book.traders.get(key, ())),
+                        book.whales.get(key, 0),
+                    )
+                )
+            else:
+                recount[token_id] = min(bucket, recount.get(token_id, bucket))
+        upsert_rows(
+            TokenActivity,
+            [
+                "token",
+                "interval",
+                "bucket",
+                "transfers",
+                "active_addresses",
+                "swaps",
+                "unique_traders",
+                "whale_transfers",
+            ],
+            fresh,
+            unique_fields=["token", "interval", "bucket"],
+        )
+        activity_rebuild(chain_id=self.chain_id, since_by_token=recount)
 
     def _store_snapshots(self, snapshots: dict[tuple[int, int], tuple[int, int, float]]) -> None:
         upsert_rows(
