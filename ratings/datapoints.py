@@ -279,7 +279,7 @@ class MarketPanel:
             top1_share=self.top1_share[cols],
             gini=self.gini[cols],
             fee=None if self.fee is None else self.fee[cols],
-            extra=dict(self.extra),
+            extra={k: v for k, v in self.extra.items() if k != "first_priced"},  # per-column caches
         )
 
 

@@ -33,7 +33,7 @@ from ratings.datapoints import HISTORICAL_NAMES, REGISTRY_BY_NAME
 RULES_VERSION = "rules-v0"
 TRADER_HORIZON_HOURS = 24
 INVESTOR_HORIZON_HOURS = 7 * 24
-CONTRIBUTION_FEATURES = 12  # data points whose per-feature delta a model grade explains
+CONTRIBUTION_FEATURES = 8  # data points whose per-feature delta a model grade explains
 
 
 @dataclass(frozen=True)
