@@ -53,7 +53,7 @@ from market.models import (
     Transfer,
 )
 from market.rpc import RangeTooLarge, RpcClient, RpcError
-from market.store import bulk_insert, chunked, greatest, least, upsert_rows
+from market.store import bulk_insert, chunked, greatest, least, update_rows, upsert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -912,7 +912,10 @@ class ChainIndexer:
             fresh,
             unique_fields=["token", "interval", "bucket"],
         )
-        activity_rebuild(chain_id=self.chain_id, since_by_token=recount)
+        # Only buckets that began by the boundary need the database; they all end by the
+        # end of the boundary's day.
+        until = boundary - boundary % INTERVAL_SECONDS["1d"] + INTERVAL_SECONDS["1d"]
+        activity_rebuild(chain_id=self.chain_id, since_by_token=recount, until=until)
 
     def _store_snapshots(self, snapshots: dict[tuple[int, int], tuple[int, int, float]]) -> None:
         upsert_rows(
@@ -942,8 +945,10 @@ class ChainIndexer:
                         updated_at=to_datetime(pool.updated_at) if pool.updated_at else None,
                     )
                 )
-        Pool.objects.bulk_update(
-            pools, ["reserve0", "reserve1", "reserves_block", "tvl_usd", "updated_at"], batch_size=1000
+        update_rows(
+            Pool,
+            ["reserve0", "reserve1", "reserves_block", "tvl_usd", "updated_at"],
+            [(p.id, p.reserve0, p.reserve1, p.reserves_block, p.tvl_usd, p.updated_at) for p in pools],
         )
         current = {
             t.id: t
@@ -966,14 +971,11 @@ class ChainIndexer:
                 row.price_usd, row.liquidity_usd, row.holder_count, row.total_supply = price, liquidity, holders, supply
                 row.market_block, row.market_updated_at = batch.to_block, when
                 changed.append(row)
-        Token.objects.bulk_update(
-            changed,
-            ["price_usd", "liquidity_usd", "holder_count", "total_supply", "market_block", "market_updated_at"],
-            batch_size=1000,
-        )
+        fields = ["price_usd", "liquidity_usd", "holder_count", "total_supply", "market_block", "market_updated_at"]
+        update_rows(Token, fields, [(t.id, *(getattr(t, f) for f in fields)) for t in changed])
 
 
-def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int]) -> None:
+def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int], until: int | None = None) -> None:
     """Recount activity buckets from the stored rows, from the earliest touched day up.
 
     Distinct counts (active addresses, traders) cannot be added across batches, so the
@@ -984,6 +986,8 @@ def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int]) -> None:
         return
     earliest = min(since_by_token.values())
     since = to_datetime(earliest - earliest % INTERVAL_SECONDS["1d"])
+    # Rows up to ``until`` (unix seconds, exclusive), or all of them.
+    bound = to_datetime(until if until is not None else 32_503_680_000)  # year 3000: no bound
     token_ids = sorted(since_by_token)
     counts: dict[tuple[int, str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     with connection.cursor() as cursor:
@@ -992,8 +996,9 @@ def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int]) -> None:
             ids = ", ".join(str(int(i)) for i in token_ids)
             cursor.execute(
                 f"""SELECT token_id, {bucket} AS b, COUNT(*), SUM(CASE WHEN is_whale THEN 1 ELSE 0 END)
-                    FROM market_transfer WHERE token_id IN ({ids}) AND timestamp >= %s GROUP BY token_id, b""",
-                [since],
+                    FROM market_transfer WHERE token_id IN ({ids}) AND timestamp >= %s AND timestamp < %s
+                    GROUP BY token_id, b""",
+                [since, bound],
             )
             for token_id, b, transfers, whales in cursor.fetchall():
                 row = counts[(token_id, interval, _as_bucket(b))]
@@ -1001,19 +1006,20 @@ def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int]) -> None:
             cursor.execute(
                 f"""SELECT token_id, b, COUNT(DISTINCT address) FROM (
                         SELECT token_id, {bucket} AS b, from_address AS address FROM market_transfer
-                        WHERE token_id IN ({ids}) AND timestamp >= %s AND from_address <> %s
+                        WHERE token_id IN ({ids}) AND timestamp >= %s AND timestamp < %s AND from_address <> %s
                         UNION ALL
                         SELECT token_id, {bucket} AS b, to_address FROM market_transfer
-                        WHERE token_id IN ({ids}) AND timestamp >= %s AND to_address <> %s
+                        WHERE token_id IN ({ids}) AND timestamp >= %s AND timestamp < %s AND to_address <> %s
                     ) AS moves GROUP BY token_id, b""",
-                [since, d.ZERO_ADDRESS, since, d.ZERO_ADDRESS],
+                [since, bound, d.ZERO_ADDRESS, since, bound, d.ZERO_ADDRESS],
             )
             for token_id, b, addresses in cursor.fetchall():
                 counts[(token_id, interval, _as_bucket(b))][1] = addresses
             cursor.execute(
                 f"""SELECT base_token_id, {bucket} AS b, COUNT(*), COUNT(DISTINCT recipient) FROM market_swap
-                    WHERE base_token_id IN ({ids}) AND timestamp >= %s GROUP BY base_token_id, b""",
-                [since],
+                    WHERE base_token_id IN ({ids}) AND timestamp >= %s AND timestamp < %s
+                    GROUP BY base_token_id, b""",
+                [since, bound],
             )
             for token_id, b, swaps, traders in cursor.fetchall():
                 row = counts[(token_id, interval, _as_bucket(b))]

@@ -149,3 +149,39 @@ def greatest(vendor: str) -> str:
 
 def least(vendor: str) -> str:
     return "LEAST({old}, {new})" if vendor == "postgresql" else "min({old}, {new})"
+
+
+def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+    """Update existing rows by primary key; each row is ``(pk, *values of fields)``.
+
+    Replaces ``bulk_update``'s CASE WHEN statements, which cost seconds per batch here.
+    """
+    if not rows:
+        return 0
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    columns = _column_names(model, fields)
+    if connection.vendor == "postgresql":
+        temp = f"_update_{next(_temp_counter)}"
+        column_list = ", ".join([pk, *columns])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(f"COPY {temp} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            sets = ", ".join(f"{c} = {temp}.{c}" for c in columns)
+            cursor.execute(f"UPDATE {table} SET {sets} FROM {temp} WHERE {table}.{pk} = {temp}.{pk}")
+            cursor.execute(f"DROP TABLE {temp}")
+        return len(rows)
+    converted = _sqlite_rows_pk(model, fields, rows)
+    sets = ", ".join(f"{c} = %s" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {sets} WHERE {pk} = %s", [(*r[1:], r[0]) for r in converted])
+    return len(rows)
+
+
+def _sqlite_rows_pk(model: type[models.Model], fields: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    values = _sqlite_rows(model, fields, [row[1:] for row in rows])
+    return [(row[0], *converted) for row, converted in zip(rows, values, strict=True)]

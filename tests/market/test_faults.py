@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from chain.contracts import connect
 from chain.node import free_port, start_anvil
@@ -61,6 +62,8 @@ def test_node_outage_mid_run_is_retried_and_indexing_resumes_without_loss(tmp_pa
                 chain_index_to_head(chain_id=market.chain_id, rpc=rpc_client(node.url))
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
+            finally:
+                connection.close()  # this thread's connection, so the test database can be dropped
 
         worker = threading.Thread(target=run)
         worker.start()
