@@ -36,13 +36,18 @@ def _hour_floor(value: datetime) -> np.datetime64:
 
 
 def market_time_range(*, chain_id: int) -> tuple[datetime, datetime] | None:
-    """First and last hourly candle buckets of rated tokens (UTC), None before any trade."""
+    """First hourly candle of a rated token and the last market hour (UTC): the later of the
+    last candle and the last pool snapshot, so liquidity pulled after the last trade counts.
+    None before any trade."""
     rows = Candle.objects.filter(token__chain_id=chain_id, token__quote_kind="", interval="1h")
     first = rows.order_by("bucket").values_list("bucket", flat=True).first()
     last = rows.order_by("-bucket").values_list("bucket", flat=True).first()
     if first is None or last is None:
         return None
-    return first, last
+    snapshot = (
+        PoolSnapshot.objects.filter(pool__chain_id=chain_id).order_by("-hour").values_list("hour", flat=True).first()
+    )
+    return first, max(last, snapshot or last)
 
 
 def _grid_index(times: np.ndarray, start: np.datetime64) -> np.ndarray:

@@ -39,6 +39,19 @@ CRYPTO_LEXICON = {
     "10x": 2.5,
     "100x": 2.5,
     "cooking": 1.5,
+    "unsellable": -3.2,
+}
+# Phrases rewritten before scoring: VADER's negation rule would otherwise read "can't sell ...,
+# honeypot" as a negated (so positive) "honeypot".
+CRYPTO_PHRASES = {
+    "can't sell": "unsellable",
+    "cannot sell": "unsellable",
+    "cant sell": "unsellable",
+    "sell reverted": "unsellable",
+    "do not buy": "avoid",
+    "don't buy": "avoid",
+    "don't fade": "bullish",
+    "flipped resistance": "breakout",
 }
 
 
@@ -93,7 +106,10 @@ def _analyzer() -> SentimentIntensityAnalyzer:
 
 def sentiment_score(text: str) -> float:
     """VADER compound score of one post, -1 (negative) .. 1 (positive)."""
-    return float(_analyzer().polarity_scores(text)["compound"])
+    lowered = text.lower()
+    for phrase, word in CRYPTO_PHRASES.items():
+        lowered = lowered.replace(phrase, word)
+    return float(_analyzer().polarity_scores(lowered)["compound"])
 
 
 @dataclass(frozen=True)
