@@ -15,7 +15,7 @@ CONTRACTS_STAMP := var/build/contracts/.stamp
 CHAIN_URL ?= http://127.0.0.1:8545
 
 .PHONY: run serve test lint fmt typecheck install deps-node contracts migrate chain chain-stop chain-status \
-	index worker beat clean browser-deps
+	index worker beat clean browser-deps bench-index
 
 $(PIP_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ browser-deps:
 
 test: install browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks: each prints its figures; commands and latest figures are in bench/README.md.
+bench-index: install
+	$(PY) bench/index_bench.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -74,7 +74,9 @@ def ensure_chain(port: int, tokens: int, days: float, intensity: float) -> tuple
     if fresh:
         STATE.unlink(missing_ok=True)
     node = start_anvil(
-        port=port, state_path=STATE, log_path=BENCH_DIR / "anvil.log",
+        port=port,
+        state_path=STATE,
+        log_path=BENCH_DIR / "anvil.log",
         extra_args=["--timestamp", str(START_TIME - 86_400)],
     )
     rpc = f"http://127.0.0.1:{port}"
@@ -85,8 +87,22 @@ def ensure_chain(port: int, tokens: int, days: float, intensity: float) -> tuple
         env = _env(sim_db, rpc)
         _manage(env, "migrate", "--verbosity", "0")
         started = time.perf_counter()
-        out = _manage(env, "simulate_market", "--tokens", str(tokens), "--days", str(days), "--seed", "7",
-                      "--start-time", str(START_TIME), "--intensity", str(intensity), "--rpc", rpc)
+        out = _manage(
+            env,
+            "simulate_market",
+            "--tokens",
+            str(tokens),
+            "--days",
+            str(days),
+            "--seed",
+            "7",
+            "--start-time",
+            str(START_TIME),
+            "--intensity",
+            str(intensity),
+            "--rpc",
+            rpc,
+        )
         print(out.strip().splitlines()[-3:], f"({time.perf_counter() - started:.0f}s)", flush=True)
         node.stop()  # writes the state file
         spec_path.write_text(json.dumps(spec))
@@ -105,7 +121,7 @@ django.setup()
 from chain.registry import DeploymentSpec, deployments_record
 from market.services import chain_index_to_head, rpc_client
 from market.models import Checkpoint
-registry = json.loads(open({str(BENCH_DIR / 'chain' / 'deployments-31337.json')!r}).read())
+registry = json.loads(open({str(BENCH_DIR / "chain" / "deployments-31337.json")!r}).read())
 rows = registry["deployments"] if isinstance(registry, dict) and "deployments" in registry else registry
 specs = [DeploymentSpec(name=r["name"], kind=r["kind"], address=r["address"], block_number=r["block_number"],
                         metadata=r.get("metadata", {{}})) for r in rows]
@@ -214,11 +230,15 @@ def main() -> None:
     print(f"{'raw eth_getLogs':<34}{raw['logs']:>10}{raw['seconds']:>10.2f}{raw_rate:>14,.0f}")
     print(f"{'bare COPY of the event rows':<34}{copy['rows']:>10}{copy['seconds']:>10.2f}{copy_rate:>14,.0f}")
     print(f"{'indexer, whole range (logs)':<34}{whole['logs']:>10}{whole['seconds']:>10.2f}{index_rate:>14,.0f}")
-    print(f"{'indexer, whole range (blocks)':<34}{whole['blocks']:>10}{whole['seconds']:>10.2f}"
-          f"{whole['blocks'] / whole['seconds']:>14,.0f}")
+    print(
+        f"{'indexer, whole range (blocks)':<34}{whole['blocks']:>10}{whole['seconds']:>10.2f}"
+        f"{whole['blocks'] / whole['seconds']:>14,.0f}"
+    )
     print(f"indexer / slower raw rate: {index_rate / slower:.2f}x (target >= 0.5x)")
-    print(f"peak RSS: {half['peak_rss_mb']:.0f} MB over {half['logs']} logs (half), "
-          f"{whole['peak_rss_mb']:.0f} MB over {whole['logs']} logs (whole)")
+    print(
+        f"peak RSS: {half['peak_rss_mb']:.0f} MB over {half['logs']} logs (half), "
+        f"{whole['peak_rss_mb']:.0f} MB over {whole['logs']} logs (whole)"
+    )
     print(f"rpc requests by the indexer: {whole['rpc_calls']:.0f}")
 
 
