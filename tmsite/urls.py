@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tmsite import views
 
@@ -9,6 +10,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(settings.ADMIN_URL, admin.site.urls),
+    path("api/v1/", include("tmsite.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("swap/", include("swaps.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("ratings.urls")),
     path("", include("wallets.urls")),
