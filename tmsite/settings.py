@@ -282,10 +282,12 @@ RATINGS_SIGNAL_BEAR_EXIT = env_float("RATINGS_SIGNAL_BEAR_EXIT", 45.0)  # Trader
 RATINGS_ANOMALY_Z = env_float("RATINGS_ANOMALY_Z", 6.0, minimum=1.0)  # robust z-score (MAD units) of an anomaly
 RATINGS_ANOMALY_MIN_VOLUME_USD = env_float("RATINGS_ANOMALY_MIN_VOLUME_USD", 100.0, minimum=0.0)  # USD per hour
 RATINGS_THIN_LIQUIDITY_USD = env_float("RATINGS_THIN_LIQUIDITY_USD", 10_000.0, minimum=0.0)  # USD, both pool sides
-RATINGS_LIQUIDITY_PULLED_SHARE = env_float("RATINGS_LIQUIDITY_PULLED_SHARE", 0.7, minimum=0.0)  # fraction of 7d peak gone
+# fraction of the 7-day TVL peak gone for "liquidity pulled"
+RATINGS_LIQUIDITY_PULLED_SHARE = env_float("RATINGS_LIQUIDITY_PULLED_SHARE", 0.7, minimum=0.0)
 RATINGS_LIQUIDITY_PULLED_MIN_PEAK_USD = env_float("RATINGS_LIQUIDITY_PULLED_MIN_PEAK_USD", 2_000.0, minimum=0.0)  # USD
 RATINGS_TOP10_SHARE_MAX = env_float("RATINGS_TOP10_SHARE_MAX", 0.9, minimum=0.0)  # fraction of supply, pools excluded
-RATINGS_RISK_GRADE_CAP = env_float("RATINGS_RISK_GRADE_CAP", 10.0, minimum=0.0)  # grade ceiling under a high-severity flag
+# grade ceiling under a high-severity risk flag
+RATINGS_RISK_GRADE_CAP = env_float("RATINGS_RISK_GRADE_CAP", 10.0, minimum=0.0)
 
 # --- Static files -----------------------------------------------------------------------
 
