@@ -26,8 +26,11 @@ PROVIDER_DISABLED = "provider {value!r} is not enabled here; use one of {enabled
 class AddressField(serializers.CharField):
     """A checksummed address; ``allow_native`` also takes ``ETH`` (or 0xEeee...) for native ETH."""
 
-    def __init__(self, *, allow_native: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, allow_native: bool = False, allow_lowercase: bool = False, **kwargs: Any) -> None:
         self.allow_native = allow_native
+        # Wallets hand out all-lowercase accounts (EIP-55: "no checksum"); a mixed-case
+        # address with a wrong checksum is a typo and is always refused.
+        self.allow_lowercase = allow_lowercase
         kwargs.setdefault("max_length", 42)
         super().__init__(**kwargs)
 
@@ -37,6 +40,8 @@ class AddressField(serializers.CharField):
             return NATIVE
         if not ADDRESS_RE.match(value):
             raise serializers.ValidationError(ADDRESS_MALFORMED.format(value=value))
+        if self.allow_lowercase and value[2:] == value[2:].lower():
+            return Web3.to_checksum_address(value)
         if not Web3.is_checksum_address(value):
             raise serializers.ValidationError(
                 ADDRESS_NOT_CHECKSUMMED.format(checksummed=Web3.to_checksum_address(value))
@@ -69,12 +74,16 @@ class TradeSerializer(serializers.Serializer):
 
 
 class QuoteRequestSerializer(TradeSerializer):
-    taker = AddressField(required=False, help_text="wallet that will sign; enables balance and allowance checks")
+    taker = AddressField(
+        required=False,
+        allow_lowercase=True,
+        help_text="wallet that will sign (checksummed or all lowercase); enables balance and allowance checks",
+    )
 
 
 class BuildRequestSerializer(serializers.Serializer):
     quoteId = serializers.CharField(required=False, max_length=64, help_text="id of a quote still within expiresAt")
-    taker = AddressField(help_text="signs the transaction and receives the tokens")
+    taker = AddressField(allow_lowercase=True, help_text="signs the transaction and receives the tokens")
     approval = serializers.ChoiceField(
         choices=["exact", "unlimited"], default="exact", help_text="approve exactly sellAmount, or unlimited"
     )
