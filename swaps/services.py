@@ -347,6 +347,10 @@ def swap_quote(
     try:
         route = route_best(paths, pool_input, gas_cost_in_out=gas_cost, allow_split=executor is not None)
     except NoRoute as exc:
+        if paths:  # pools exist, but every one pays 0 for this amount
+            raise SwapError(
+                AMOUNT_TOO_SMALL.format(amount=sell_amount), code="amount_too_small", field="sellAmount"
+            ) from exc
         raise SwapError(
             NO_ROUTE.format(sell=sell_token, buy=buy_token), code="no_route", field="buyToken", status=422
         ) from exc

@@ -49,12 +49,14 @@ class AddressField(serializers.CharField):
         return value
 
 
-class BaseUnitsField(serializers.RegexField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(r"^[0-9]{1,78}$", error_messages={"invalid": AMOUNT_FORMAT}, **kwargs)
+class BaseUnitsField(serializers.CharField):
+    """A non-negative integer amount in base units, sent as a string of digits."""
 
     def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
-        return int(super().to_internal_value(str(data).strip()))
+        text = super().to_internal_value(data).strip()
+        if not re.fullmatch(r"[0-9]{1,78}", text):
+            raise serializers.ValidationError(AMOUNT_FORMAT)
+        return int(text)
 
 
 class TradeSerializer(serializers.Serializer):
