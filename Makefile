@@ -15,7 +15,7 @@ CONTRACTS_STAMP := var/build/contracts/.stamp
 CHAIN_URL ?= http://127.0.0.1:8545
 
 .PHONY: run serve test lint fmt typecheck install deps-node contracts migrate chain chain-stop chain-status \
-	index worker beat clean browser-deps bench-index
+	index worker beat clean browser-deps bench-index bench-swap
 
 $(PIP_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -80,6 +80,10 @@ test: install browser-deps
 # Benchmarks: each prints its figures; commands and latest figures are in bench/README.md.
 bench-index: install
 	$(PY) bench/index_bench.py
+
+# Swap quotes: 1,000 random requests over 250+ pools on a fresh anvil vs the routers' getAmountsOut.
+bench-swap: install
+	$(PY) bench/swap_bench.py
 
 lint: install
 	$(VENV)/bin/ruff check .
