@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 _TMP = tempfile.mkdtemp(prefix="swap-bench-")
@@ -62,7 +63,7 @@ E18 = 10**18
 GET_AMOUNTS_OUT = "getAmountsOut(uint256,address[])"
 
 
-def build_market(w3, tokens: int, rng: random.Random):  # type: ignore[no-untyped-def]
+def build_market(w3: Any, tokens: int, rng: random.Random) -> tuple[Any, ...]:
     deployer = w3.eth.accounts[0]
     w3.provider.make_request("anvil_setBalance", [deployer, hex(10**30)])
     weth = deploy_weth(w3, sender=deployer)

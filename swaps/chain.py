@@ -226,7 +226,7 @@ def token_slots(rpc: RpcClient, chain_id: int, token: str) -> tuple[int | None, 
     key = f"swaps:slots:{chain_id}:{rpc.url}:{token}"
     cached = cache.get(key)
     if cached is not None:
-        return tuple(cached)  # type: ignore[return-value]
+        return cached[0], cached[1]
     slots = (_slot_search(rpc, token, "balance"), _slot_search(rpc, token, "allowance"))
     cache.set(key, list(slots), timeout=24 * 3600)
     return slots

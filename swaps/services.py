@@ -153,7 +153,7 @@ class Quote:
                         "proportionBps": str(share),
                     }
                 )
-        tokens = []
+        tokens: list[dict[str, str]] = []
         for fill in self.route.fills:
             for token in fill.path.tokens:
                 api = self._api_token(token)

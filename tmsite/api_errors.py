@@ -48,14 +48,11 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if all(hasattr(exc, attr) for attr in ("status", "code", "message", "field")) and isinstance(
-        exc.status,
-        int,  # type: ignore[attr-defined]
-    ):
-        field = exc.field  # type: ignore[attr-defined]
-        fields = {field: [exc.message]} if field else {}  # type: ignore[attr-defined]
-        body = error_body(status_code=exc.status, code=exc.code, message=exc.message, fields=fields)  # type: ignore[attr-defined]
-        return Response(body, status=exc.status)  # type: ignore[attr-defined]
+    domain: Any = exc
+    if all(hasattr(domain, attr) for attr in ("status", "code", "message", "field")) and isinstance(domain.status, int):
+        fields = {domain.field: [domain.message]} if domain.field else {}
+        body = error_body(status_code=domain.status, code=domain.code, message=domain.message, fields=fields)
+        return Response(body, status=domain.status)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, Http404):

@@ -52,7 +52,7 @@ class AddressField(serializers.CharField):
 class BaseUnitsField(serializers.CharField):
     """A non-negative integer amount in base units, sent as a string of digits."""
 
-    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
+    def to_internal_value(self, data: Any) -> int:
         text = super().to_internal_value(data).strip()
         if not re.fullmatch(r"[0-9]{1,78}", text):
             raise serializers.ValidationError(AMOUNT_FORMAT)
