@@ -43,6 +43,12 @@ app.conf.beat_schedule = {
         "args": (settings.CHAIN_ID,),
         "options": {"expires": settings.RATINGS_TRAIN_INTERVAL},
     },
+    "scan-moonshots": {
+        "task": "moonshots.tasks.scan_moonshots_task",
+        "schedule": settings.MOONSHOT_INTERVAL,  # seconds
+        "args": (settings.CHAIN_ID,),
+        "options": {"expires": settings.MOONSHOT_INTERVAL},
+    },
     "worker-heartbeat": {
         "task": "tmsite.tasks.heartbeat_task",
         "schedule": 30.0,  # seconds

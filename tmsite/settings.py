@@ -375,6 +375,20 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 SIWE_CHAIN_IDS = [int(c) for c in env_list("SIWE_CHAIN_IDS", [str(CHAIN_ID)])]
 SIWE_NONCE_TTL = env_int("SIWE_NONCE_TTL", 300, minimum=10)  # seconds a sign-in message stays valid
 
+# --- Moonshots ---------------------------------------------------------------------------
+
+MOONSHOT_INTERVAL = env_float("MOONSHOT_INTERVAL", 900.0, minimum=10.0)  # seconds between scheduled scans
+MOONSHOT_MAX_MARKET_CAP_USD = env_float("MOONSHOT_MAX_MARKET_CAP_USD", 50_000_000.0, minimum=0.0)  # USD, fully diluted
+MOONSHOT_MIN_LIQUIDITY_USD = env_float("MOONSHOT_MIN_LIQUIDITY_USD", 20_000.0, minimum=0.0)  # USD, both pool sides
+MOONSHOT_MIN_SCORE = env_float("MOONSHOT_MIN_SCORE", 45.0, minimum=0.0)  # moonshot score (0-100) to pick
+MOONSHOT_MAX_PICKS_PER_SCAN = env_int("MOONSHOT_MAX_PICKS_PER_SCAN", 5, minimum=1)  # new picks per scan, at most
+# Risk flag codes under which a token is never picked (and an open pick exits).
+MOONSHOT_BLOCKING_RISK_FLAGS = env_list("MOONSHOT_BLOCKING_RISK_FLAGS", ["honeypot", "liquidity_pulled"])
+MOONSHOT_EXIT_GRADE_BELOW = env_float("MOONSHOT_EXIT_GRADE_BELOW", 40.0, minimum=0.0)  # Trader Grade (0-100)
+MOONSHOT_STOP_LOSS_PCT = env_float("MOONSHOT_STOP_LOSS_PCT", 25.0, minimum=0.0)  # percent below entry
+MOONSHOT_TAKE_PROFIT_PCT = env_float("MOONSHOT_TAKE_PROFIT_PCT", 100.0, minimum=0.0)  # percent above entry
+MOONSHOT_MAX_HOLDING_HOURS = env_float("MOONSHOT_MAX_HOLDING_HOURS", 168.0, minimum=1.0)  # hours after entry
+
 # --- Site pages -------------------------------------------------------------------------
 
 RATINGS_PAGE_SIZE = env_int("RATINGS_PAGE_SIZE", 50, minimum=1)  # rows per ratings table page
