@@ -179,6 +179,16 @@ def model_features() -> list[str]:
     return [name for name in HISTORICAL_NAMES if name in REGISTRY_BY_NAME]
 
 
+MIN_FIT_ROWS = 40  # rows before the purge gap: two leaves of min_samples_leaf (20)
+TRAINING_WINDOW_TOO_SHORT = (
+    "training window too short: {train} rows before the purge gap, {test} held out; need {needed}"
+)
+
+
+class TrainingWindowTooShort(ValueError):
+    """The history is too short for the horizon: the purged split leaves no training rows."""
+
+
 def model_fit(
     training: TrainingSet,
     *,
@@ -201,6 +211,11 @@ def model_fit(
     train_end = holdout_start - horizon_bars * bar
     train = times < train_end
     test = times >= holdout_start
+    if int(train.sum()) < MIN_FIT_ROWS or not test.any():
+        # A horizon as long as the history leaves nothing before the purge gap.
+        raise TrainingWindowTooShort(
+            TRAINING_WINDOW_TOO_SHORT.format(train=int(train.sum()), test=int(test.sum()), needed=MIN_FIT_ROWS)
+        )
     estimator = HistGradientBoostingRegressor(
         max_iter=200,
         learning_rate=0.05,
@@ -209,9 +224,13 @@ def model_fit(
         l2_regularization=1.0,
         random_state=random_state,
     )
-    estimator.fit(x[train], y[train])
+    x_train = x[train].copy()
+    # A data point with no value at all in the window (e.g. sentiment before any post) breaks
+    # the binning of scikit-learn's histogram trees; as a constant it simply carries no weight.
+    x_train[:, np.isnan(x_train).all(axis=0)] = 0.0
+    estimator.fit(x_train, y[train])
     train_prediction = estimator.predict(x[train])
-    baseline = np.nan_to_num(np.nanmedian(x[train], axis=0))
+    baseline = np.nan_to_num(np.nanmedian(x_train, axis=0))
     artifact = ModelArtifact(
         version=version,
         horizon=horizon,

@@ -36,6 +36,7 @@ from ratings.grading import (
     ModelArtifact,
     SignalBands,
     TrainingSet,
+    TrainingWindowTooShort,
     artifact_load,
     artifact_save,
     forward_log_return,
@@ -689,9 +690,12 @@ def grade_models_train(
                 NOT_ENOUGH_ROWS.format(horizon=horizon, rows=len(training.y), needed=MIN_TRAINING_ROWS)
             )
         version = f"gbm-{horizon}-{chain_id}-{stamp}"
-        artifact, info = model_fit(
-            training, horizon=horizon, horizon_bars=hours, bar=np.timedelta64(3600, "s"), version=version
-        )
+        try:
+            artifact, info = model_fit(
+                training, horizon=horizon, horizon_bars=hours, bar=np.timedelta64(3600, "s"), version=version
+            )
+        except TrainingWindowTooShort as exc:
+            raise NotEnoughHistory(f"{horizon}: {exc}") from exc
         path = Path(settings.RATINGS_MODELS_DIR) / f"{version}.joblib"
         sha256 = artifact_save(artifact, path)
         models.append(

@@ -13,6 +13,7 @@ from ratings.grading import (
     TRADER_RULES,
     SignalBands,
     TrainingSet,
+    TrainingWindowTooShort,
     artifact_save,
     file_sha256,
     model_features,
@@ -94,6 +95,26 @@ def test_model_learns_a_planted_signal_and_explains_it():
     assert explained.grades[0] > 80 > 20 > explained.grades[1]
     assert explained.names[0] == "ret_24h"
     assert explained.contributions[0, 0] > 0 > explained.contributions[1, 0]
+
+
+def test_a_data_point_with_no_values_in_the_window_does_not_stop_training():
+    training = synthetic_training()
+    training.x[:, training.features.index("ret_24h") - 1] = np.nan  # e.g. sentiment before any post
+    artifact, info = model_fit(
+        training, horizon="trader", horizon_bars=24, bar=np.timedelta64(3600, "s"), version="gbm-nan"
+    )
+    assert info["holdout_metrics"]["spearman"] > 0.8
+
+
+def test_a_horizon_as_long_as_the_history_is_refused_with_the_reason():
+    with pytest.raises(TrainingWindowTooShort, match="training window too short"):
+        model_fit(
+            synthetic_training(times=40),
+            horizon="investor",
+            horizon_bars=168,
+            bar=np.timedelta64(3600, "s"),
+            version="gbm-short",
+        )
 
 
 @pytest.mark.django_db
