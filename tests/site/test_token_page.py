@@ -35,6 +35,8 @@ def test_token_page_shows_grades_contributions_holders_whales_and_fundamentals(c
     ):
         assert expected in body, expected
     assert "<script>" not in body  # CSP-friendly: data in application/json blocks only
+    # Buy opens the swap widget for this token.
+    assert f'href="/swap/?buy={token.address}"' in body
 
 
 def test_token_page_of_an_unrated_token_says_so(client) -> None:  # type: ignore[no-untyped-def]
