@@ -59,6 +59,12 @@ class Command(BaseCommand):
         self.stdout.write(f"indexed {stats.logs} logs in {stats.seconds:.1f}s")
         self.stdout.write("grading tokens ...")
         call_command("compute_grades", "--chain-id", str(chain_id), "--risk", "--rpc", rpc, stdout=self.stdout)
+        try:
+            call_command("train_grade_models", "--chain-id", str(chain_id), stdout=self.stdout)
+        except CommandError as exc:  # a short history keeps the transparent rule grades
+            self.stdout.write(f"grade models not trained ({exc}); rule grades serve")
+        else:
+            call_command("compute_grades", "--chain-id", str(chain_id), stdout=self.stdout)
         self._optional_command("scan_moonshots")
         call_command("create_demo_user", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"ready in {time.perf_counter() - started:.0f}s"))
