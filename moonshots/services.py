@@ -12,7 +12,8 @@ is 0-100):
 - growing holders: holder count growth over 24h and 7d;
 - exit liquidity: pool liquidity against the minimum needed to get out.
 
-Gates come before the score: a ceiling on fully diluted market cap, a floor on liquidity, no
+Gates come before the score: a ceiling on fully diluted market cap, a floor on liquidity, a
+Trader Grade at or above the exit threshold (else the next scan would close the pick), no
 exit-blocking risk flag (stored flags, and, when an RPC client is given, a fresh simulated
 sell of each candidate), and no open pick of the same token. Times are market time: the block
 time of the latest indexed token state, so a replayed or paused chain keeps its own clock.
@@ -44,7 +45,7 @@ MODEL_VERSION = "moonshot-rules-v1"
 MODEL_PARAMETERS: dict[str, Any] = {
     "grade_momentum": {"weight": 20.0, "scale": 15.0},  # Trader Grade points gained over 24h
     "volume_without_price": {"weight": 15.0, "scale": 200.0, "price_damp": 20.0},  # % volume growth; % move
-    "whale_accumulation": {"weight": 35.0, "flow_scale": 0.1, "streak_scale": 2.0},  # flow/liquidity; days
+    "whale_accumulation": {"weight": 35.0, "flow_scale": 0.05, "streak_scale": 2.0},  # net flow/liquidity; days
     "holder_growth": {"weight": 15.0, "scale_24h": 10.0, "scale_7d": 25.0},  # percent
     "exit_liquidity": {"weight": 15.0, "multiple": 5.0},  # x MOONSHOT_MIN_LIQUIDITY_USD for the full weight
 }
@@ -54,6 +55,7 @@ DATA_POINTS = (
     "ret_24h",
     "whale_net_flow_to_liquidity_7d",
     "whale_net_flow_7d_usd",
+    "whale_net_flow_24h_usd",
     "whale_accumulation_streak",
     "holder_growth_24h",
     "holder_growth_7d",
@@ -113,7 +115,13 @@ def moonshot_score(*, rating: TokenRating, points: dict[str, float | None]) -> t
     p, min_liquidity = MODEL_PARAMETERS, settings.MOONSHOT_MIN_LIQUIDITY_USD
     grade_change = rating.trader_grade_change_24h
     volume_change, price_move = points.get("volume_change_24h"), points.get("ret_24h")
-    flow, streak = points.get("whale_net_flow_to_liquidity_7d"), points.get("whale_accumulation_streak")
+    streak = points.get("whale_accumulation_streak")
+    # The 7d flow needs 7d of history; a younger token is judged on its 24h flow over liquidity.
+    net_usd = points.get("whale_net_flow_7d_usd")
+    flow = points.get("whale_net_flow_to_liquidity_7d")
+    if flow is None:
+        net_usd = points.get("whale_net_flow_24h_usd")
+        flow = (net_usd or 0.0) / rating.liquidity_usd if rating.liquidity_usd > 0 else None
     h24, h7 = points.get("holder_growth_24h"), points.get("holder_growth_7d")
     vw = p["volume_without_price"]
     damp = 1.0 - _clip(abs(price_move) if price_move is not None else None, vw["price_damp"])
@@ -132,7 +140,7 @@ def moonshot_score(*, rating: TokenRating, points: dict[str, float | None]) -> t
         "grade_momentum": f"Trader Grade up {grade_change or 0:+.1f} points in 24h",
         "volume_without_price": f"24h volume {volume_change or 0:+.0f}% with price {price_move or 0:+.1f}%",
         "whale_accumulation": (
-            f"whales net bought ${points.get('whale_net_flow_7d_usd') or 0:,.0f} in 7d "
+            f"whales net bought ${net_usd or 0:,.0f} "
             f"({(flow or 0) * 100:.1f}% of liquidity), {int(streak or 0)} day(s) in a row"
         ),
         "holder_growth": f"holders {h24 or 0:+.1f}% in 24h, {h7 or 0:+.1f}% in 7d",
@@ -180,7 +188,8 @@ def moonshot_candidates(*, chain_id: int) -> tuple[list[Candidate], dict[int, li
         points.setdefault(token_id, {})[name] = value
     candidates = []
     for rating in ratings:
-        if rating.token_id in blocked:
+        # Below the exit threshold a pick would be closed by the next scan: never enter it.
+        if rating.token_id in blocked or rating.trader_grade < settings.MOONSHOT_EXIT_GRADE_BELOW:
             continue
         score, reasons, parts = moonshot_score(rating=rating, points=points.get(rating.token_id, {}))
         candidates.append(Candidate(rating.token, rating, score, reasons, parts))

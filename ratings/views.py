@@ -18,12 +18,14 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from market.models import Interval
 from market.selectors import top_holders
+from moonshots import selectors as moonshot_selectors
 from ratings import selectors as rating_selectors
 from ratings.models import GradeInterval, RiskFlag, Signal
 from ratings.page_selectors import (
@@ -143,6 +145,7 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
         page = paginator.get_page(request.GET.get("page"))
         rows = [(token, rating_of(token)) for token in page.object_list]
     context = {
+        **(_moonshots_context(request) if tab == "moonshots" else {}),
         "form": form,
         "tab": tab,
         "tabs": TABS,
@@ -157,6 +160,30 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         template += "#ratings-table"
     return render(request, template, context)
+
+
+def _swap_url() -> str | None:
+    """The swap page's path when the swap app is installed, else None (Buy links to the token page)."""
+    try:
+        return reverse("swaps:swap_page")
+    except NoReverseMatch:
+        return None
+
+
+def _moonshots_context(request: HttpRequest) -> dict[str, Any]:
+    """The Moonshots tab: open picks with live ROI, past picks (``?past=1``), the track record."""
+    chain_id = settings.CHAIN_ID
+    show_past = request.GET.get("past") == "1"
+    now = moonshot_selectors.market_now(chain_id=chain_id)
+    picks = moonshot_selectors.moonshots_closed if show_past else moonshot_selectors.moonshots_open
+    return {
+        "moonshot_rows": moonshot_selectors.moonshot_rows(picks=picks(chain_id=chain_id), now=now),
+        "moonshot_past": show_past,
+        "moonshot_now": now,
+        "track_record": moonshot_selectors.moonshot_track_record(chain_id=chain_id),
+        "swap_url": _swap_url(),
+        "max_market_cap_usd": settings.MOONSHOT_MAX_MARKET_CAP_USD,
+    }
 
 
 def _get_token(chain_id: int, address: str) -> Any:

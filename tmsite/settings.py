@@ -61,12 +61,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "swaps",
+    "corsheaders",
+    "django_filters",
+    "rest_framework_api_key",
+    "tmsite.api",
 ]
 
 MIDDLEWARE = [
     "tmsite.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -248,7 +253,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
+# Public data API (tmsite/api): API keys by plan, per-key throttling, cached responses.
+API_PLAN_RATES = {
+    "free": env_str("API_RATE_FREE", "60/min"),  # requests per API key on the free plan
+    "pro": env_str("API_RATE_PRO", "600/min"),  # requests per API key on the pro plan
+    "session": env_str("API_RATE_SESSION", "300/min"),  # requests per signed-in site user (session)
+    "anon": env_str("API_RATE_ANON", "30/min"),  # requests per client IP without credentials
+}
+API_KEY_HEADER = "HTTP_X_API_KEY"  # X-API-Key, besides "Authorization: Api-Key <key>"
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)  # rows per cursor page by default
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)  # rows per cursor page, at most
+API_CACHE_TTL = env_int("API_CACHE_TTL", 60, minimum=0)  # seconds a hot response stays cached (0: off)
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])  # origins allowed to call /api/ from browsers
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "if-modified-since", "x-api-key"]
+CORS_EXPOSE_HEADERS = ["etag", "last-modified", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]
 
 # --- Swaps ------------------------------------------------------------------------------
 
@@ -380,7 +401,7 @@ SIWE_NONCE_TTL = env_int("SIWE_NONCE_TTL", 300, minimum=10)  # seconds a sign-in
 MOONSHOT_INTERVAL = env_float("MOONSHOT_INTERVAL", 900.0, minimum=10.0)  # seconds between scheduled scans
 MOONSHOT_MAX_MARKET_CAP_USD = env_float("MOONSHOT_MAX_MARKET_CAP_USD", 50_000_000.0, minimum=0.0)  # USD, fully diluted
 MOONSHOT_MIN_LIQUIDITY_USD = env_float("MOONSHOT_MIN_LIQUIDITY_USD", 20_000.0, minimum=0.0)  # USD, both pool sides
-MOONSHOT_MIN_SCORE = env_float("MOONSHOT_MIN_SCORE", 45.0, minimum=0.0)  # moonshot score (0-100) to pick
+MOONSHOT_MIN_SCORE = env_float("MOONSHOT_MIN_SCORE", 40.0, minimum=0.0)  # moonshot score (0-100) to pick
 MOONSHOT_MAX_PICKS_PER_SCAN = env_int("MOONSHOT_MAX_PICKS_PER_SCAN", 5, minimum=1)  # new picks per scan, at most
 # Risk flag codes under which a token is never picked (and an open pick exits).
 MOONSHOT_BLOCKING_RISK_FLAGS = env_list("MOONSHOT_BLOCKING_RISK_FLAGS", ["honeypot", "liquidity_pulled"])
