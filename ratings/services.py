@@ -66,6 +66,7 @@ from ratings.models import (
 )
 from ratings.selectors import grade_model_active
 from ratings.sentiment import LocalFeedSource, SocialSource
+from tmsite.api.caching import data_version_bump
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,7 @@ def ratings_compute(
         run.anomalies = _anomalies_store(panel, rows, times)
         _data_points_store(panel, values, times[-1])
         _ratings_store(tokens, panel, values, times[-1], now, trader, investor, overall, caps, version)
+        transaction.on_commit(data_version_bump)  # cached API answers are stale now
     run.tokens, run.steps = len(panel.token_ids), len(rows)
     run.model_versions = {"trader": trader.version, "investor": investor.version}
     run.seconds = time.perf_counter() - started

@@ -10,4 +10,5 @@ app_name = "api"
 
 urlpatterns = [
     path("swap/", include("swaps.api.urls")),
+    path("", include("tmsite.api.urls")),
 ]

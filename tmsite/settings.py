@@ -269,7 +269,14 @@ API_CACHE_TTL = env_int("API_CACHE_TTL", 60, minimum=0)  # seconds a hot respons
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])  # origins allowed to call /api/ from browsers
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "if-modified-since", "x-api-key"]
-CORS_EXPOSE_HEADERS = ["etag", "last-modified", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]
+CORS_EXPOSE_HEADERS = [
+    "etag",
+    "last-modified",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+]
 
 # --- Swaps ------------------------------------------------------------------------------
 

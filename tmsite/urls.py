@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from tmsite import views
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/v1/", include("tmsite.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("account/", include("tmsite.api.page_urls")),
     path("swap/", include("swaps.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("ratings.urls")),

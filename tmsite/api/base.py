@@ -1,0 +1,71 @@
+"""The base of every public API view: auth, plan throttling, orjson, cursor pages, caching."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tmsite.api.auth import ApiKeyAuthentication
+from tmsite.api.caching import cached_json
+from tmsite.api.pagination import ApiCursorPagination
+from tmsite.api.renderers import ORJSONRenderer
+from tmsite.api.throttling import PlanRateThrottle
+
+ERROR = OpenApiResponse(description='{"error": {"status", "code", "message", "fields": {param: [messages]}}}')
+ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 429: ERROR}
+
+
+class ApiView(GenericAPIView):
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [PlanRateThrottle]
+    renderer_classes = [ORJSONRenderer]
+    parser_classes = [JSONParser]
+    pagination_class = ApiCursorPagination
+    cursor_ordering: tuple[str, ...] = ("-id",)
+    cache_responses = False  # hot public data: cached, with ETag / Last-Modified
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # DRF order, except that throttling comes before permissions, so that every answer
+        # (a 401 or 403 too) is counted and carries the rate headers.
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+        request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)
+        try:
+            self.perform_authentication(request)
+        except exceptions.APIException:
+            self.check_throttles(request)  # failed keys count against the client IP
+            raise
+        self.check_throttles(request)
+        self.check_permissions(request)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in getattr(request, "_rate_headers", {}).items():
+            response[name] = value
+        return response
+
+    def get_cursor_ordering(self) -> tuple[str, ...]:
+        return self.cursor_ordering
+
+    def page(self, queryset: Any, **context: Any) -> dict[str, Any]:
+        """One cursor page of ``queryset`` through the view's serializer, enveloped."""
+        paginator = self.paginator
+        assert paginator is not None
+        rows = paginator.paginate_queryset(queryset, self.request, view=self)
+        serializer = self.get_serializer(rows, many=True, context={**self.get_serializer_context(), **context})
+        return paginator.envelope(serializer.data)  # type: ignore[attr-defined]
+
+    def answer(self, build: Any) -> Any:
+        """``build()`` (an envelope dict), cached with ETag when the view opts in."""
+        if self.cache_responses:
+            return cached_json(self.request, build)
+        return Response(build())

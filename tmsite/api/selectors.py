@@ -1,0 +1,117 @@
+"""Reads the public API needs beyond the apps' own selectors. Selectors never write."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from rest_framework.exceptions import ValidationError
+from web3 import Web3
+
+from market.models import Candle, Pool, PoolSnapshot, Token
+from ratings.models import Signal, SignalChange, TokenRating
+from tmsite.api.models import ApiKey
+from wallets.models import User
+
+ADDRESS_MALFORMED = "must be a 0x-prefixed 20-byte hex address"
+
+# Public sort keys -> the rating column behind them (nulls sort as -1, below every value).
+TOKEN_ORDERINGS: dict[str, str] = {
+    "trader_grade": "rating__trader_grade",
+    "investor_grade": "rating__investor_grade",
+    "overall_grade": "rating__overall_grade",
+    "market_cap": "rating__market_cap_usd",
+    "volume_24h": "rating__volume_24h_usd",
+    "liquidity": "rating__liquidity_usd",
+    "price_change_24h": "rating__price_change_24h",
+}
+
+
+def checksummed(address: str, *, field: str = "address") -> str:
+    if not Web3.is_address(address):
+        raise ValidationError({field: [ADDRESS_MALFORMED]})
+    return Web3.to_checksum_address(address)
+
+
+def token_get(*, chain_id: int, address: str) -> Token:
+    """The token at (chain, address), any letter case; rating joined. 404 when not indexed."""
+    token = Token.objects.select_related("rating").filter(chain_id=chain_id, address=checksummed(address)).first()
+    if token is None:
+        raise Http404("no such token")
+    return token
+
+
+def tokens_rated(*, ordering: str = "-trader_grade") -> QuerySet[Token]:
+    """Rated tokens with their rating (one query); ``sort_key`` carries ``ordering``'s value."""
+    column = TOKEN_ORDERINGS[ordering.removeprefix("-")]
+    return (
+        Token.objects.filter(rating__isnull=False)
+        .select_related("rating")
+        .annotate(sort_key=Coalesce(F(column), Value(-1.0), output_field=FloatField()))
+    )
+
+
+def candles(*, token: Token, interval: str) -> QuerySet[Candle]:
+    return Candle.objects.filter(token=token, interval=interval)
+
+
+def signal_changes(*, token: Token) -> QuerySet[SignalChange]:
+    """Flips with ``end_price``: the price at the next flip (null for the current one)."""
+    following = SignalChange.objects.filter(token_id=OuterRef("token_id"), at__gt=OuterRef("at")).order_by("at")
+    return SignalChange.objects.filter(token=token).annotate(end_price=Subquery(following.values("price_usd")[:1]))
+
+
+def signal_returns(*, token: Token) -> dict[str, Any]:
+    """Compounded return of following the signal (long on bullish, short on bearish, flat on
+    neutral) against holding the token, both from the first flip to the current price."""
+    flips = list(SignalChange.objects.filter(token=token).order_by("at").values_list("at", "signal", "price_usd"))
+    prices = [p for _, _, p in flips] + [token.price_usd]
+    if not flips or any(p is None or p <= 0 for p in prices):
+        return {"since": flips[0][0] if flips else None, "signal_return": None, "holding_return": None}
+    growth = 1.0
+    for (_, signal, start), end in zip(flips, prices[1:], strict=True):
+        direction = {Signal.BULLISH: 1.0, Signal.BEARISH: -1.0}.get(signal, 0.0)
+        growth *= 1.0 + direction * (end / start - 1.0)
+    return {"since": flips[0][0], "signal_return": growth - 1.0, "holding_return": prices[-1] / prices[0] - 1.0}
+
+
+def market_overview(*, chain_id: int) -> dict[str, Any]:
+    """Share of rated tokens bullish, total pool liquidity now and 24h before the last snapshot."""
+    ratings = TokenRating.objects.filter(token__chain_id=chain_id)
+    total = ratings.count()
+    bullish = ratings.filter(signal=Signal.BULLISH).count()
+    bearish = ratings.filter(signal=Signal.BEARISH).count()
+    pools = Pool.objects.filter(chain_id=chain_id)
+    liquidity = pools.aggregate(total=Sum("tvl_usd"))["total"] or 0.0
+    last = PoolSnapshot.objects.filter(pool__chain_id=chain_id).order_by("-hour").values_list("hour", flat=True)
+    as_of = last.first()
+    before = None
+    if as_of is not None:
+        then = PoolSnapshot.objects.filter(pool=OuterRef("pk"), hour__lte=as_of - timedelta(hours=24)).order_by("-hour")
+        before = pools.annotate(tvl_then=Subquery(then.values("tvl_usd")[:1])).aggregate(total=Sum("tvl_then"))["total"]
+    change = None if not before else (liquidity - before) / before
+    return {
+        "chain_id": chain_id,
+        "as_of": as_of,
+        "tokens_rated": total,
+        "bullish_share": bullish / total if total else None,
+        "bearish_share": bearish / total if total else None,
+        "total_liquidity_usd": liquidity,
+        "total_liquidity_usd_24h_ago": before,
+        "total_liquidity_change_24h": change,
+    }
+
+
+def api_keys_of(*, user: User) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(owner=user).order_by("-created", "prefix")
+
+
+def api_key_get_for_user(*, prefix: str, user: User) -> ApiKey:
+    """Another user's key does not exist for them (404)."""
+    key = ApiKey.objects.filter(owner=user, prefix=prefix).first() if user.is_authenticated else None
+    if key is None:
+        raise Http404("no such API key")
+    return key

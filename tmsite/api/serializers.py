@@ -1,0 +1,274 @@
+"""Shapes of the public API. Times are ISO-8601 UTC (``...Z``), uint256 amounts strings of
+digits, addresses EIP-55 checksummed; USD figures and grades are JSON numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+from web3 import Web3
+
+from ratings.models import GradeInterval, RiskFlag, Signal
+from tmsite.api.models import ApiKey
+
+EXAMPLE_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+@extend_schema_field({"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "example": EXAMPLE_ADDRESS})
+class AddressOut(serializers.CharField):
+    def to_representation(self, value: Any) -> str:
+        return Web3.to_checksum_address(value)
+
+
+@extend_schema_field({"type": "string", "pattern": "^[0-9]+$", "example": "1000000000000000000000000"})
+class Uint256Out(serializers.CharField):
+    def to_representation(self, value: Any) -> str:
+        return str(int(value))
+
+
+def _rating(name: str, field: type[serializers.Field] = serializers.FloatField, **kw: Any) -> serializers.Field:
+    return field(source=f"rating.{name}", read_only=True, allow_null=True, **kw)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A rated token",
+            value={
+                "chain_id": 31337,
+                "address": EXAMPLE_ADDRESS,
+                "symbol": "ALPHA",
+                "name": "Alpha",
+                "decimals": 18,
+                "total_supply": "1000000000000000000000000",
+                "price_usd": 1.27,
+                "market_cap_usd": 1270000.0,
+                "volume_24h_usd": 84000.0,
+                "liquidity_usd": 310000.0,
+                "holder_count": 412,
+                "price_change_24h": 3.1,
+                "price_change_7d": -4.2,
+                "trader_grade": 71.4,
+                "investor_grade": 58.2,
+                "overall_grade": 64.8,
+                "trader_grade_change_24h": 5.2,
+                "investor_grade_change_7d": -1.0,
+                "signal": "bullish",
+                "signal_since": "2026-01-02T13:00:00Z",
+                "risk_flags": [],
+                "model_version": "rules-v0",
+                "as_of": "2026-01-03T09:00:00Z",
+                "computed_at": "2026-01-03T09:04:11Z",
+            },
+        )
+    ]
+)
+class TokenSerializer(serializers.Serializer):
+    chain_id = serializers.IntegerField()
+    address = AddressOut()
+    symbol = serializers.CharField()
+    name = serializers.CharField()
+    decimals = serializers.IntegerField(allow_null=True)
+    total_supply = Uint256Out(allow_null=True, help_text="base units")
+    price_usd = serializers.FloatField(allow_null=True)
+    market_cap_usd = _rating("market_cap_usd", help_text="fully diluted")
+    volume_24h_usd = _rating("volume_24h_usd")
+    liquidity_usd = serializers.FloatField(help_text="USD, both sides of every priced pool")
+    holder_count = serializers.IntegerField()
+    price_change_24h = _rating("price_change_24h", help_text="percent")
+    price_change_7d = _rating("price_change_7d", help_text="percent")
+    trader_grade = _rating("trader_grade", help_text="0-100, short horizon")
+    investor_grade = _rating("investor_grade", help_text="0-100, long horizon")
+    overall_grade = _rating("overall_grade", help_text="0-100")
+    trader_grade_change_24h = _rating("trader_grade_change_24h", help_text="grade points")
+    investor_grade_change_7d = _rating("investor_grade_change_7d", help_text="grade points")
+    signal = _rating("signal", serializers.ChoiceField, choices=Signal.choices)
+    signal_since = _rating("signal_since", serializers.DateTimeField)
+    risk_flags = serializers.ListField(
+        source="rating.risk_flags", child=serializers.CharField(), read_only=True, allow_null=True
+    )
+    model_version = _rating("model_version", serializers.CharField)
+    as_of = _rating("as_of", serializers.DateTimeField, help_text="market hour the rating describes")
+    computed_at = _rating("computed_at", serializers.DateTimeField)
+
+
+class TokenDetailSerializer(TokenSerializer):
+    top_contributions = serializers.ListField(
+        source="rating.top_contributions", child=serializers.DictField(), read_only=True, allow_null=True
+    )
+
+
+class GradesSerializer(serializers.Serializer):
+    trader_grade = serializers.FloatField()
+    investor_grade = serializers.FloatField()
+    overall_grade = serializers.FloatField()
+    trader_grade_change_24h = serializers.FloatField(allow_null=True)
+    trader_grade_change_7d = serializers.FloatField(allow_null=True)
+    investor_grade_change_24h = serializers.FloatField(allow_null=True)
+    investor_grade_change_7d = serializers.FloatField(allow_null=True)
+    top_contributions = serializers.ListField(child=serializers.DictField())
+    model_version = serializers.CharField()
+    as_of = serializers.DateTimeField(allow_null=True)
+    computed_at = serializers.DateTimeField()
+
+
+class GradeHistorySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    interval = serializers.ChoiceField(choices=GradeInterval.choices)
+    trader_grade = serializers.FloatField()
+    investor_grade = serializers.FloatField()
+    overall_grade = serializers.FloatField()
+    model_version = serializers.CharField()
+
+
+class SignalChangeSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    signal = serializers.ChoiceField(choices=Signal.choices)
+    signal_value = serializers.SerializerMethodField(help_text="1 bullish, -1 bearish, 0 neutral")
+    trader_grade = serializers.FloatField()
+    price_usd = serializers.FloatField(allow_null=True, help_text="close at the flip")
+    end_price_usd = serializers.SerializerMethodField(help_text="at the next flip, or now for the current signal")
+    holding_return = serializers.SerializerMethodField(help_text="fraction, price change while this signal held")
+    signal_return = serializers.SerializerMethodField(help_text="fraction, holding_return x signal_value")
+
+    def _end(self, row: Any) -> float | None:
+        return row.end_price if row.end_price is not None else self.context["token"].price_usd
+
+    def get_signal_value(self, row: Any) -> int:
+        return {Signal.BULLISH: 1, Signal.BEARISH: -1}.get(row.signal, 0)
+
+    def get_end_price_usd(self, row: Any) -> float | None:
+        return self._end(row)
+
+    def get_holding_return(self, row: Any) -> float | None:
+        end = self._end(row)
+        return None if not row.price_usd or end is None else end / row.price_usd - 1.0
+
+    def get_signal_return(self, row: Any) -> float | None:
+        holding = self.get_holding_return(row)
+        return None if holding is None else holding * self.get_signal_value(row)
+
+
+class CandleSerializer(serializers.Serializer):
+    time = serializers.DateTimeField(source="bucket", help_text="bucket start, UTC")
+    open = serializers.FloatField()
+    high = serializers.FloatField()
+    low = serializers.FloatField()
+    close = serializers.FloatField()
+    volume = serializers.FloatField(help_text="whole tokens")
+    volume_usd = serializers.FloatField()
+    buy_volume_usd = serializers.FloatField()
+    trades = serializers.IntegerField()
+
+
+class DataPointSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    family = serializers.CharField()
+    window = serializers.CharField()
+    unit = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+
+
+class HolderSerializer(serializers.Serializer):
+    address = AddressOut()
+    balance = Uint256Out(help_text="base units")
+    share_of_supply = serializers.SerializerMethodField(help_text="fraction of total supply")
+
+    def get_share_of_supply(self, row: Any) -> float | None:
+        supply = self.context["token"].total_supply
+        return row.balance / supply if supply else None
+
+
+class WhaleTransferSerializer(serializers.Serializer):
+    tx_hash = serializers.CharField()
+    log_index = serializers.IntegerField()
+    block_number = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    from_address = AddressOut()
+    to_address = AddressOut()
+    value = Uint256Out(help_text="base units")
+    kind = serializers.CharField()
+    usd_value = serializers.FloatField(allow_null=True)
+
+
+class AnomalySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    score = serializers.FloatField(help_text="robust z-score")
+    reason = serializers.CharField()
+
+
+class RiskFlagSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=RiskFlag.Code.choices)
+    severity = serializers.ChoiceField(choices=RiskFlag.Severity.choices)
+    detail = serializers.CharField()
+    active = serializers.BooleanField()
+    detected_at = serializers.DateTimeField()
+    checked_at = serializers.DateTimeField()
+
+
+class MarketOverviewSerializer(serializers.Serializer):
+    chain_id = serializers.IntegerField()
+    as_of = serializers.DateTimeField(allow_null=True, help_text="last hourly pool snapshot")
+    tokens_rated = serializers.IntegerField()
+    bullish_share = serializers.FloatField(allow_null=True, help_text="fraction of rated tokens with a bullish signal")
+    bearish_share = serializers.FloatField(allow_null=True)
+    total_liquidity_usd = serializers.FloatField()
+    total_liquidity_usd_24h_ago = serializers.FloatField(allow_null=True)
+    total_liquidity_change_24h = serializers.FloatField(allow_null=True, help_text="fraction")
+
+
+class WatchlistItemSerializer(serializers.Serializer):
+    added_at = serializers.DateTimeField()
+    token = TokenSerializer()
+
+
+class WatchlistSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=80)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class WatchlistDetailSerializer(WatchlistSerializer):
+    items = serializers.SerializerMethodField()
+
+    @extend_schema_field(WatchlistItemSerializer(many=True))
+    def get_items(self, watchlist: Any) -> list[dict]:
+        return WatchlistItemSerializer(self.context["items"], many=True).data
+
+
+class TokenRefSerializer(serializers.Serializer):
+    chain_id = serializers.IntegerField(min_value=1)
+    address = serializers.CharField(max_length=42)
+
+
+class ApiKeySerializer(serializers.Serializer):
+    prefix = serializers.CharField(read_only=True, help_text="identifies the key; the rest is never shown again")
+    name = serializers.CharField(max_length=50)
+    plan = serializers.ChoiceField(choices=ApiKey.Plan.choices, read_only=True)
+    created = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    expiry_date = serializers.DateTimeField(read_only=True, allow_null=True)
+    revoked = serializers.BooleanField(read_only=True)
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="the secret; shown once, store it now")
+
+
+class LimitSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+class IntervalSerializer(serializers.Serializer):
+    interval = serializers.ChoiceField(choices=GradeInterval.values, default=GradeInterval.HOUR)
+
+
+class RiskFlagQuerySerializer(serializers.Serializer):
+    include_inactive = serializers.BooleanField(default=False)
+
+
+class ChainQuerySerializer(serializers.Serializer):
+    chain_id = serializers.IntegerField(min_value=1, required=False, help_text="defaults to the site's chain")
