@@ -34,6 +34,7 @@ class ApiCursorPagination(CursorPagination):
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         link = {"type": "string", "nullable": True, "format": "uri"}
+        next_link = {**link, "example": "https://tmsite.example/api/v1/tokens/?cursor=cD04MS4w"}
         return {
             "type": "object",
             "required": ["data", "meta"],
@@ -41,7 +42,11 @@ class ApiCursorPagination(CursorPagination):
                 "data": schema,
                 "meta": {
                     "type": "object",
-                    "properties": {"next": link, "previous": link, "page_size": {"type": "integer"}},
+                    "properties": {
+                        "next": next_link,
+                        "previous": {**link, "example": None},
+                        "page_size": {"type": "integer", "example": 50},
+                    },
                 },
             },
         }

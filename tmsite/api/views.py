@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from market import selectors as market_selectors
-from market.models import Interval, Token, Transfer
+from market.models import Candle, Interval, Token, Transfer
 from ratings import selectors as ratings_selectors
 from ratings.models import Anomaly, GradeHistory
 from tmsite.api import selectors, services
@@ -72,7 +72,9 @@ class TokenListView(ApiView):
         return ("-sort_key", "-id") if descending else ("sort_key", "id")
 
     @extend_schema(
-        operation_id="tokens_list", summary="Tokens with grades, signal and market figures", responses={**ERRORS}
+        operation_id="tokens_list",
+        summary="Tokens with grades, signal and market figures",
+        responses={200: out.TokenSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Any:
         return self.answer(lambda: self.page(self.filter_queryset(self.get_queryset())))
@@ -130,7 +132,7 @@ class GradeHistoryView(TokenView):
         operation_id="token_grade_history",
         summary="Grade history, newest first",
         parameters=[out.IntervalSerializer],
-        responses={**ERRORS},
+        responses={200: out.GradeHistorySerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         interval = _query(out.IntervalSerializer, request)["interval"]
@@ -148,7 +150,7 @@ class SignalsView(TokenView):
         summary="Trading signal flips, newest first, with signal vs holding returns",
         description="meta.returns compounds following every signal (long bullish, short bearish, flat neutral) "
         "from the first flip to now, against holding the token over the same span.",
-        responses={**ERRORS},
+        responses={200: out.SignalChangeSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         def build() -> dict[str, Any]:
@@ -168,10 +170,13 @@ class CandlesView(TokenView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = CandleFilter
     cursor_ordering = ("-bucket",)
+    queryset = Candle.objects.none()  # the model, for the schema's filter parameters
     cache_responses = True
     interval = Interval.HOUR
 
-    @extend_schema(summary="OHLCV candles in USD, newest first", responses={**ERRORS})
+    @extend_schema(
+        summary="OHLCV candles in USD, newest first", responses={200: out.CandleSerializer(many=True), **ERRORS}
+    )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         return self.answer(
             lambda: self.page(self.filter_queryset(selectors.candles(token=self.token(), interval=self.interval)))
@@ -208,7 +213,7 @@ class HoldersView(TokenView):
         operation_id="token_holders",
         summary="Largest holders, biggest first",
         parameters=[out.LimitSerializer],
-        responses={**ERRORS},
+        responses={200: _one(out.HolderSerializer(many=True), "HoldersEnvelope"), **ERRORS},
     )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         limit = _query(out.LimitSerializer, request)["limit"]
@@ -228,7 +233,11 @@ class WhaleTransfersView(TokenView):
     cursor_ordering = ("-timestamp", "-log_index")
     cache_responses = True
 
-    @extend_schema(operation_id="token_whale_transfers", summary="Whale transfers, newest first", responses={**ERRORS})
+    @extend_schema(
+        operation_id="token_whale_transfers",
+        summary="Whale transfers, newest first",
+        responses={200: out.WhaleTransferSerializer(many=True), **ERRORS},
+    )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         return self.answer(lambda: self.page(Transfer.objects.filter(token=self.token(), is_whale=True)))
 
@@ -239,7 +248,11 @@ class AnomaliesView(TokenView):
     cursor_ordering = ("-at", "kind")
     cache_responses = True
 
-    @extend_schema(operation_id="token_anomalies", summary="Price/volume anomalies, newest first", responses={**ERRORS})
+    @extend_schema(
+        operation_id="token_anomalies",
+        summary="Price/volume anomalies, newest first",
+        responses={200: out.AnomalySerializer(many=True), **ERRORS},
+    )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         return self.answer(lambda: self.page(Anomaly.objects.filter(token=self.token())))
 
