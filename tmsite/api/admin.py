@@ -7,10 +7,10 @@ from tmsite.api.models import ApiKey
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "owner", "plan", "last_used_at"]
-    list_filter = [*APIKeyModelAdmin.list_filter, "plan"]
+    list_display = (*APIKeyModelAdmin.list_display, "owner", "plan", "last_used_at")  # type: ignore[assignment]
+    list_filter = (*APIKeyModelAdmin.list_filter, "plan")  # type: ignore[assignment]
     raw_id_fields = ["owner"]
-    search_fields = [*APIKeyModelAdmin.search_fields, "owner__username"]
+    search_fields = (*APIKeyModelAdmin.search_fields, "owner__username")  # type: ignore[assignment]
 
 
 # The library's own key model is unused here: keys belong to users (``ApiKey``).

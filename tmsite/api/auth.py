@@ -7,7 +7,7 @@ Keys are checked against their stored hash by the library (``rest_framework_api_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -35,7 +35,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             return None
         try:
-            api_key = ApiKey.objects.get_from_key(key)
+            api_key = cast(ApiKey, ApiKey.objects.get_from_key(key))
         except ApiKey.DoesNotExist:
             raise exceptions.AuthenticationFailed(KEY_INVALID) from None
         if api_key.has_expired or not api_key.owner.is_active:

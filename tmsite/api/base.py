@@ -62,7 +62,7 @@ class ApiView(GenericAPIView):
         assert paginator is not None
         rows = paginator.paginate_queryset(queryset, self.request, view=self)
         serializer = self.get_serializer(rows, many=True, context={**self.get_serializer_context(), **context})
-        return paginator.envelope(serializer.data)  # type: ignore[attr-defined]
+        return paginator.envelope(serializer.data)
 
     def answer(self, build: Any) -> Any:
         """``build()`` (an envelope dict), cached with ETag when the view opts in."""

@@ -21,7 +21,7 @@ class ApiKey(AbstractAPIKey):
     plan = models.CharField(max_length=8, choices=Plan.choices, default=Plan.FREE, help_text="sets the rate limit")
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApiKeyManager()
+    objects = ApiKeyManager()  # type: ignore[misc]
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"

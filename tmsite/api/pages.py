@@ -26,7 +26,7 @@ def api_keys_page(request: HttpRequest) -> HttpResponse:
         try:
             key, secret = services.api_key_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
         except ValidationError as exc:
-            form.add_error("name", "; ".join(str(m) for m in exc.detail.get("name", [exc.detail])))  # type: ignore[union-attr]
+            form.add_error("name", "; ".join(str(m) for m in exc.detail.get("name", [exc.detail])))
         else:
             created = {"key": key, "secret": secret}
             form = ApiKeyForm()

@@ -68,12 +68,14 @@ def signal_returns(*, token: Token) -> dict[str, Any]:
     """Compounded return of following the signal (long on bullish, short on bearish, flat on
     neutral) against holding the token, both from the first flip to the current price."""
     flips = list(SignalChange.objects.filter(token=token).order_by("at").values_list("at", "signal", "price_usd"))
-    prices = [p for _, _, p in flips] + [token.price_usd]
-    if not flips or any(p is None or p <= 0 for p in prices):
+    maybe_prices = [p for _, _, p in flips] + [token.price_usd]
+    prices = [p for p in maybe_prices if p is not None and p > 0]
+    if not flips or len(prices) < len(maybe_prices):
         return {"since": flips[0][0] if flips else None, "signal_return": None, "holding_return": None}
     growth = 1.0
-    for (_, signal, start), end in zip(flips, prices[1:], strict=True):
-        direction = {Signal.BULLISH: 1.0, Signal.BEARISH: -1.0}.get(signal, 0.0)
+    directions = {Signal.BULLISH.value: 1.0, Signal.BEARISH.value: -1.0}
+    for signal, start, end in zip((s for _, s, _ in flips), prices, prices[1:], strict=False):
+        direction = directions.get(signal, 0.0)
         growth *= 1.0 + direction * (end / start - 1.0)
     return {"since": flips[0][0], "signal_return": growth - 1.0, "holding_return": prices[-1] / prices[0] - 1.0}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
@@ -17,7 +19,8 @@ def api_key_create(*, user: User, name: str, plan: str = ApiKey.Plan.FREE) -> tu
     """A new key; the clear key is returned once and never stored (only its hash is)."""
     if ApiKey.objects.filter(owner=user, revoked=False).count() >= API_KEYS_MAX:
         raise ValidationError({"name": [f"at most {API_KEYS_MAX} live keys; revoke one first"]})
-    return ApiKey.objects.create_key(owner=user, name=name, plan=plan)
+    key, secret = ApiKey.objects.create_key(owner=user, name=name, plan=plan)
+    return cast(ApiKey, key), secret
 
 
 def api_key_revoke(*, key: ApiKey) -> None:

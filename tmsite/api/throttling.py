@@ -43,7 +43,7 @@ class PlanRateThrottle(SimpleRateThrottle):
             self.history.insert(0, self.now)
             self.cache.set(self.key, self.history, self.duration)
         oldest = self.history[-1] if self.history else self.now
-        request._rate_headers = {  # type: ignore[attr-defined]  # set on the answer by ApiView
+        request._rate_headers = {  # set on the answer by ApiView
             "X-RateLimit-Limit": str(self.num_requests),
             "X-RateLimit-Remaining": str(max(0, self.num_requests - len(self.history))),
             "X-RateLimit-Reset": str(max(0, math.ceil(oldest + self.duration - self.now))),

@@ -416,8 +416,8 @@ class ApiKeyListView(ApiView):
         form = out.ApiKeySerializer(data=request.data)
         form.is_valid(raise_exception=True)
         key, secret = services.api_key_create(user=request.user, name=form.validated_data["name"])
-        key.key = secret
-        return Response(_envelope(out.ApiKeyCreatedSerializer(key).data), status=status.HTTP_201_CREATED)
+        data = {**out.ApiKeySerializer(key).data, "key": secret}
+        return Response(_envelope(data), status=status.HTTP_201_CREATED)
 
 
 class ApiKeyView(ApiView):
