@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 from django.core.cache import cache
@@ -61,7 +62,7 @@ def token_make(symbol: str, n: int, **kw: object) -> Token:
         decimals=18,
         total_supply=1_000_000 * E18,
         first_seen_block=1,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -86,7 +87,7 @@ def rating_make(token: Token, trader: float, investor: float, signal: str, mcap:
 
 
 @pytest.fixture
-def market(db) -> Market:  # type: ignore[no-untyped-def]
+def market(db) -> Market:
     tokens = {}
     for n, (symbol, (trader, investor, signal, mcap, flags)) in enumerate(RATED.items(), start=1):
         token = token_make(symbol, n, price_usd=2.0, liquidity_usd=10_000.0 * n, holder_count=3)
@@ -173,17 +174,18 @@ def _clean_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def alice(db) -> User:  # type: ignore[no-untyped-def]
+def alice(db) -> User:
     return persona_make("alice")
 
 
 @pytest.fixture
-def bob(db) -> User:  # type: ignore[no-untyped-def]
+def bob(db) -> User:
     return persona_make("bob")
 
 
 def key_make(user: User, plan: str = ApiKey.Plan.FREE, name: str = "bot") -> tuple[ApiKey, str]:
-    return ApiKey.objects.create_key(owner=user, name=name, plan=plan)
+    key, secret = ApiKey.objects.create_key(owner=user, name=name, plan=plan)
+    return cast(ApiKey, key), secret
 
 
 @pytest.fixture

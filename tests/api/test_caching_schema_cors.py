@@ -55,7 +55,7 @@ def test_ratings_compute_bumps_the_version_on_commit() -> None:
     assert "transaction.on_commit(data_version_bump)" in inspect.getsource(services.ratings_compute)
 
 
-def test_schema_validates_without_warnings(db) -> None:  # type: ignore[no-untyped-def]
+def test_schema_validates_without_warnings(db) -> None:
     out = StringIO()
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
     schema = out.getvalue()

@@ -16,7 +16,7 @@ from tests.api.conftest import CHAIN, NOW, Market, address, rating_make, token_m
 TOKENS = "/api/v1/tokens/"
 
 
-def symbols(answer) -> list[str]:  # type: ignore[no-untyped-def]
+def symbols(answer) -> list[str]:
     assert answer.status_code == 200, answer.content
     return [row["symbol"] for row in answer.json()["data"]]
 

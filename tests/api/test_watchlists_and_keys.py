@@ -108,7 +108,9 @@ def test_api_keys_page_creates_once_and_revokes(market: Market, alice: User, bob
     assert page.get("/account/api-keys/").status_code == 200
     created = page.post("/account/api-keys/", {"name": "laptop"})
     assert created.status_code == 201 and created["Cache-Control"] == "no-store"
-    secret = re.search(rb'data-testid="new-api-key">([^<]+)<', created.content).group(1).decode()
+    shown = re.search(rb'data-testid="new-api-key">([^<]+)<', created.content)
+    assert shown is not None
+    secret = shown.group(1).decode()
     key = ApiKey.objects.get(owner=alice)
     assert secret.startswith(key.prefix + ".")
     assert secret.encode() not in page.get("/account/api-keys/").content  # shown once only

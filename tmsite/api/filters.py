@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from market.models import Candle, Token
 from ratings.models import RiskFlag, Signal
 from tmsite.api.selectors import TOKEN_ORDERINGS
+from tmsite.api.serializers import CHAIN_ID_MAX
 
 ORDERING_CHOICES = [(f"{sign}{key}", f"{sign}{key}") for key in TOKEN_ORDERINGS for sign in ("-", "")]
 
@@ -17,7 +18,7 @@ def _grade(field: str, lookup: str) -> django_filters.NumberFilter:
 
 
 class TokenFilter(django_filters.FilterSet):
-    chain_id = django_filters.NumberFilter(field_name="chain_id", min_value=1)
+    chain_id = django_filters.NumberFilter(field_name="chain_id", min_value=1, max_value=CHAIN_ID_MAX)
     trader_grade_min = _grade("trader_grade", "gte")
     trader_grade_max = _grade("trader_grade", "lte")
     investor_grade_min = _grade("investor_grade", "gte")

@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+
+PAGE_SIZE_INVALID = "must be a whole number of rows, at least 1"
 
 
 class ApiCursorPagination(CursorPagination):
@@ -22,6 +25,22 @@ class ApiCursorPagination(CursorPagination):
     def __init__(self) -> None:
         self.page_size = settings.API_PAGE_SIZE
         self.max_page_size = settings.API_MAX_PAGE_SIZE
+
+    def get_page_size(self, request: Request) -> int:
+        """``page_size`` when given (at most ``API_MAX_PAGE_SIZE``); a malformed one is a 400."""
+        raw = request.query_params.getlist(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        if len(raw) > 1 or not raw[0].isdigit() or int(raw[0]) < 1:
+            raise ValidationError({self.page_size_query_param: [PAGE_SIZE_INVALID]})
+        return min(int(raw[0]), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
         return tuple(view.get_cursor_ordering())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -30,15 +31,22 @@ TOKEN_ORDERINGS: dict[str, str] = {
 }
 
 
+ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
 def checksummed(address: str, *, field: str = "address") -> str:
-    if not Web3.is_address(address):
+    """Any letter case is looked up (the checksum is a display convention, not a key)."""
+    if not ADDRESS_RE.match(address):
         raise ValidationError({field: [ADDRESS_MALFORMED]})
-    return Web3.to_checksum_address(address)
+    return Web3.to_checksum_address(address.lower())
 
 
 def token_get(*, chain_id: int, address: str) -> Token:
     """The token at (chain, address), any letter case; rating joined. 404 when not indexed."""
-    token = Token.objects.select_related("rating").filter(chain_id=chain_id, address=checksummed(address)).first()
+    address = checksummed(address)
+    if not 0 < chain_id < 2**31:  # outside the column's range: nothing there
+        raise Http404("no such token")
+    token = Token.objects.select_related("rating").filter(chain_id=chain_id, address=address).first()
     if token is None:
         raise Http404("no such token")
     return token

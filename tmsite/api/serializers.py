@@ -13,6 +13,7 @@ from ratings.models import GradeInterval, RiskFlag, Signal
 from tmsite.api.models import ApiKey
 
 EXAMPLE_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+CHAIN_ID_MAX = 2**31 - 1  # the column's range on every database
 
 
 @extend_schema_field({"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "example": EXAMPLE_ADDRESS})
@@ -240,7 +241,7 @@ class WatchlistDetailSerializer(WatchlistSerializer):
 
 
 class TokenRefSerializer(serializers.Serializer):
-    chain_id = serializers.IntegerField(min_value=1)
+    chain_id = serializers.IntegerField(min_value=1, max_value=CHAIN_ID_MAX)
     address = serializers.CharField(max_length=42)
 
 
@@ -271,4 +272,6 @@ class RiskFlagQuerySerializer(serializers.Serializer):
 
 
 class ChainQuerySerializer(serializers.Serializer):
-    chain_id = serializers.IntegerField(min_value=1, required=False, help_text="defaults to the site's chain")
+    chain_id = serializers.IntegerField(
+        min_value=1, max_value=CHAIN_ID_MAX, required=False, help_text="defaults to the site's chain"
+    )

@@ -25,7 +25,12 @@ from wallets import selectors as wallet_selectors
 
 TOKEN_PATH = [
     OpenApiParameter("chain_id", int, OpenApiParameter.PATH, description="EVM chain id, e.g. 31337"),
-    OpenApiParameter("address", str, OpenApiParameter.PATH, description="token contract address (any case)"),
+    OpenApiParameter(
+        "address",
+        {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+        OpenApiParameter.PATH,
+        description="token contract address (any letter case)",
+    ),
 ]
 
 
@@ -51,6 +56,22 @@ def _one(data: serializers.BaseSerializer, name: str) -> Any:
 
 # --- Tokens -------------------------------------------------------------------------------
 
+# The filters' bounds, in the schema too (django-filter's own description leaves them out).
+_GRADE = {"type": "number", "minimum": 0, "maximum": 100}
+TOKEN_FILTER_BOUNDS = [
+    *(
+        OpenApiParameter(f"{grade}_grade_{end}", _GRADE, description=f"{grade} grade {end} (0-100)")
+        for grade in ("trader", "investor", "overall")
+        for end in ("min", "max")
+    ),
+    *(
+        OpenApiParameter(f"market_cap_{end}", {"type": "number", "minimum": 0}, description=f"USD, {end}")
+        for end in ("min", "max")
+    ),
+    OpenApiParameter("chain_id", {"type": "integer", "minimum": 1, "maximum": out.CHAIN_ID_MAX}),
+    OpenApiParameter("search", {"type": "string", "maxLength": 64}, description="symbol, name or address"),
+]
+
 
 class TokenListView(ApiView):
     """Rated tokens, filtered and ordered (default: best Trader Grade first)."""
@@ -73,6 +94,7 @@ class TokenListView(ApiView):
 
     @extend_schema(
         operation_id="tokens_list",
+        parameters=TOKEN_FILTER_BOUNDS,
         summary="Tokens with grades, signal and market figures",
         responses={200: out.TokenSerializer(many=True), **ERRORS},
     )
