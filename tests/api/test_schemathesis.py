@@ -3,8 +3,12 @@ get answers (2xx or documented 4xx) that match the OpenAPI schema, and never a 5
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import ignored_auth
 
@@ -15,8 +19,15 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 
 @pytest.fixture
-def fast_plan(market: Market, settings):
+def fast_plan(market: Market, settings) -> Iterator[None]:
+    """A high rate, and the WSGI app kept inside the test's transaction the way Django's own
+    test client does it (no closing of "old" connections at request start and end)."""
     settings.API_PLAN_RATES = {**settings.API_PLAN_RATES, "free": "100000/min"}
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @schema.include(method="GET", path_regex=r"^/api/v1/(tokens|market)/").parametrize()
