@@ -109,13 +109,38 @@ def test_widget_approves_swaps_and_shows_the_new_balance(
     account = swap_world.funded_account(41, usdc=500 * 10**6)
     wallet = LocalChainWallet(swap_world, account)
     before = balance_of(m.w3, alpha, account.address)
+    # A moonshot pick of ALPHA, so the flow starts where users start it: Buy on the tab.
+    from django.utils import timezone
+
+    from market.models import Token
+    from moonshots.models import Moonshot
+
+    token = Token.objects.get(chain_id=m.chain_id, address=alpha)
+    Moonshot.objects.create(
+        token=token,
+        chain_id=m.chain_id,
+        entered_at=timezone.now(),
+        entry_price_usd=token.price_usd or 1.0,
+        entry_market_cap_usd=1e6,
+        entry_trader_grade=70.0,
+        score=80.0,
+        model_version="moonshot-rules-v1",
+        model_parameters={},
+        reasons=["whale accumulation"],
+        exit_grade_below=40.0,
+        stop_loss_pct=25.0,
+        take_profit_pct=100.0,
+        max_holding_hours=168.0,
+    )
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=ensure_chromium(), headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page()
             page.expose_function("__walletRequest", wallet.handle)
             page.add_init_script(WALLET_JS)
-            page.goto(f"{live_server.url}/swap/?buy={alpha}")
+            page.goto(f"{live_server.url}/ratings/?tab=moonshots")
+            page.click(f'a[data-testid="buy"][href*="{alpha}"]')
+            page.wait_for_url(f"**/swap/?buy={alpha}")
             expect(page.locator("[data-buy-symbol]")).to_have_text("ALPHA")
             page.click("[data-connect]")
             expect(page.locator("[data-status]")).to_contain_text("Wrong network")
