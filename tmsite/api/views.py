@@ -65,7 +65,9 @@ TOKEN_FILTER_BOUNDS = [
         for end in ("min", "max")
     ),
     *(
-        OpenApiParameter(f"market_cap_{end}", {"type": "number", "minimum": 0}, description=f"USD, {end}")
+        OpenApiParameter(
+            f"market_cap_{end}", {"type": "number", "minimum": 0, "maximum": 1e50}, description=f"USD, {end}"
+        )
         for end in ("min", "max")
     ),
     OpenApiParameter("chain_id", {"type": "integer", "minimum": 1, "maximum": out.CHAIN_ID_MAX}),
