@@ -9,6 +9,7 @@ is reused as it is.
 from __future__ import annotations
 
 import atexit
+import os
 import subprocess
 import sys
 import threading
@@ -45,6 +46,8 @@ class Command(BaseCommand):
         self.children: list[subprocess.Popen[bytes]] = []
         atexit.register(self._stop_children)
         rpc = options["rpc"]
+        # Every step, in this process and in the children, talks to the same node.
+        settings.WEB3_PROVIDER_URI = os.environ["WEB3_PROVIDER_URI"] = rpc
         started = time.perf_counter()
 
         if options["fresh"] or not self._market_running(rpc):
