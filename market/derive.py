@@ -197,20 +197,6 @@ class CandleBook:
                 row[7] += 1
 
 
-def merge_candle(existing: list[float], later: list[float]) -> list[float]:
-    """Combine a stored bucket with one computed from later trades of the same bucket."""
-    return [
-        existing[0],
-        max(existing[1], later[1]),
-        min(existing[2], later[2]),
-        later[3],
-        existing[4] + later[4],
-        existing[5] + later[5],
-        existing[6] + later[6],
-        existing[7] + later[7],
-    ]
-
-
 class ActivityBook:
     """Transfers, distinct active addresses, swaps and distinct traders per (token, interval, bucket)."""
 

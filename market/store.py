@@ -8,7 +8,6 @@ transaction, so a batch lands whole with its checkpoint or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
@@ -83,10 +82,6 @@ def upsert(
             update_fields=update_fields,
             batch_size=batch_size,
         )
-
-
-def as_datetime(value: datetime | str) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 _temp_counter = iter(range(1, 1 << 62))
