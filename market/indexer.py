@@ -770,9 +770,9 @@ class ChainIndexer:
         bulk_insert(SkippedLog, [*event_fields, "address", "topic0", "reason"], batch.skipped)
         self._store_activity(batch)  # before _store_blocks prunes the previous batch's last block
         self._store_blocks(batch)
-        holder_changes = self._store_balances(batch)
-        self._store_candles(batch.candles)
-        self._store_snapshots(batch.snapshots)
+        holder_changes = holder_balances_apply(deltas=batch.balance_deltas, block=batch.to_block)
+        candles_merge(batch.candles.rows)
+        snapshots_write(batch.snapshots)
         self._store_market_state(batch, holder_changes)
         moved = Checkpoint.objects.filter(chain_id=self.chain_id, next_block=batch.from_block).update(
             next_block=batch.to_block + 1, head_block=head
@@ -796,71 +796,6 @@ class ChainIndexer:
         bulk_insert(IndexedBlock, ["chain_id", "number", "hash", "timestamp"], rows)
         # Only the reorg window is ever compared with the node; older hashes are dropped.
         IndexedBlock.objects.filter(chain_id=self.chain_id, number__lte=batch.to_block - self.reorg_depth).delete()
-
-    def _store_balances(self, batch: Batch) -> dict[int, int]:
-        """Apply balance deltas; returns holder-count changes per token."""
-        by_token: dict[int, dict[str, int]] = defaultdict(dict)
-        # Net-zero deltas still get a row: every address that ever held or moved the token has
-        # one, however the history was split into batches.
-        for (token_id, address), delta in batch.balance_deltas.items():
-            by_token[token_id][address] = delta
-        changes: dict[int, int] = defaultdict(int)
-        rows: list[tuple[int, str, int, int]] = []
-        for token_id, deltas in by_token.items():
-            current: dict[str, int] = {}
-            for part in chunked(list(deltas)):
-                current.update(
-                    HolderBalance.objects.filter(token_id=token_id, address__in=part).values_list("address", "balance")
-                )
-            for address, delta in deltas.items():
-                before = current.get(address, 0)
-                after = before + delta
-                if after < 0:
-                    # Only a token that moves balances without Transfer events gets here.
-                    logger.warning("token %s: %s balance below zero after a transfer; clamped", token_id, address)
-                    after = 0
-                if (before > 0) != (after > 0):
-                    changes[token_id] += 1 if after > 0 else -1
-                rows.append((token_id, address, after, batch.to_block))
-        upsert_rows(
-            HolderBalance, ["token", "address", "balance", "updated_block"], rows, unique_fields=["token", "address"]
-        )
-        return changes
-
-    def _store_candles(self, book: CandleBook) -> None:
-        """Merge buckets into stored candles in SQL: the stored open stays, extremes widen,
-        the close and volumes move on (forward indexing only ever adds later trades)."""
-        vendor = connection.vendor
-        upsert_rows(
-            Candle,
-            [
-                "token",
-                "interval",
-                "bucket",
-                "open",
-                "high",
-                "low",
-                "close",
-                "volume",
-                "volume_usd",
-                "buy_volume_usd",
-                "trades",
-            ],
-            [
-                (token_id, interval, to_datetime(bucket), *r[:7], int(r[7]))
-                for (token_id, interval, bucket), r in book.rows.items()
-            ],
-            unique_fields=["token", "interval", "bucket"],
-            merge={
-                "open": "{old}",
-                "high": greatest(vendor),
-                "low": least(vendor),
-                "volume": "{old} + {new}",
-                "volume_usd": "{old} + {new}",
-                "buy_volume_usd": "{old} + {new}",
-                "trades": "{old} + {new}",
-            },
-        )
 
     def _store_activity(self, batch: Batch) -> None:
         """Activity buckets: counted from the batch itself where no earlier batch can have rows
@@ -917,14 +852,6 @@ class ChainIndexer:
         until = boundary - boundary % INTERVAL_SECONDS["1d"] + INTERVAL_SECONDS["1d"]
         activity_rebuild(chain_id=self.chain_id, since_by_token=recount, until=until)
 
-    def _store_snapshots(self, snapshots: dict[tuple[int, int], tuple[int, int, float]]) -> None:
-        upsert_rows(
-            PoolSnapshot,
-            ["pool", "hour", "reserve0", "reserve1", "tvl_usd"],
-            [(pool_id, to_datetime(hour), r0, r1, tvl) for (pool_id, hour), (r0, r1, tvl) in snapshots.items()],
-            unique_fields=["pool", "hour"],
-        )
-
     def _store_market_state(self, batch: Batch, holder_changes: dict[int, int]) -> None:
         state = self.state
         when = to_datetime(batch.timestamps[batch.to_block])
@@ -973,6 +900,87 @@ class ChainIndexer:
                 changed.append(row)
         fields = ["price_usd", "liquidity_usd", "holder_count", "total_supply", "market_block", "market_updated_at"]
         update_rows(Token, fields, [(t.id, *(getattr(t, f) for f in fields)) for t in changed])
+
+
+def holder_balances_apply(*, deltas: dict[tuple[int, str], int], block: int) -> dict[int, int]:
+    """Add balance deltas (base units) to stored balances; returns holder-count changes per token.
+
+    Used forward (a batch's transfers) and backward (a rollback reverses the removed ones).
+    Net-zero deltas still get a row: every address that ever held or moved the token has one,
+    however the history was split into batches.
+    """
+    by_token: dict[int, dict[str, int]] = defaultdict(dict)
+    for (token_id, address), delta in deltas.items():
+        by_token[token_id][address] = delta
+    changes: dict[int, int] = defaultdict(int)
+    rows: list[tuple[int, str, int, int]] = []
+    for token_id, token_deltas in by_token.items():
+        current: dict[str, int] = {}
+        for part in chunked(list(token_deltas)):
+            current.update(
+                HolderBalance.objects.filter(token_id=token_id, address__in=part).values_list("address", "balance")
+            )
+        for address, delta in token_deltas.items():
+            before = current.get(address, 0)
+            after = before + delta
+            if after < 0:
+                # Only a token that moves balances without Transfer events gets here.
+                logger.warning("token %s: %s balance below zero after a transfer; clamped", token_id, address)
+                after = 0
+            if (before > 0) != (after > 0):
+                changes[token_id] += 1 if after > 0 else -1
+            rows.append((token_id, address, after, block))
+    upsert_rows(
+        HolderBalance, ["token", "address", "balance", "updated_block"], rows, unique_fields=["token", "address"]
+    )
+    return changes
+
+
+def candles_merge(rows: dict[tuple[int, str, int], list[float]]) -> None:
+    """Merge buckets (token, interval, unix start) -> OHLCV into stored candles in SQL: the
+    stored open stays, extremes widen, the close and volumes move on. Rows are always later
+    trades than what is stored (forward indexing), or land in buckets a rollback emptied."""
+    vendor = connection.vendor
+    upsert_rows(
+        Candle,
+        [
+            "token",
+            "interval",
+            "bucket",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "volume_usd",
+            "buy_volume_usd",
+            "trades",
+        ],
+        [
+            (token_id, interval, to_datetime(bucket), *r[:7], int(r[7]))
+            for (token_id, interval, bucket), r in rows.items()
+        ],
+        unique_fields=["token", "interval", "bucket"],
+        merge={
+            "open": "{old}",
+            "high": greatest(vendor),
+            "low": least(vendor),
+            "volume": "{old} + {new}",
+            "volume_usd": "{old} + {new}",
+            "buy_volume_usd": "{old} + {new}",
+            "trades": "{old} + {new}",
+        },
+    )
+
+
+def snapshots_write(snapshots: dict[tuple[int, int], tuple[int, int, float]]) -> None:
+    """Hourly pool snapshots (pool id, unix hour) -> (reserve0, reserve1, TVL USD); last wins."""
+    upsert_rows(
+        PoolSnapshot,
+        ["pool", "hour", "reserve0", "reserve1", "tvl_usd"],
+        [(pool_id, to_datetime(hour), r0, r1, tvl) for (pool_id, hour), (r0, r1, tvl) in snapshots.items()],
+        unique_fields=["pool", "hour"],
+    )
 
 
 def activity_rebuild(*, chain_id: int, since_by_token: dict[int, int], until: int | None = None) -> None:

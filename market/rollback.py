@@ -14,6 +14,7 @@ from django.db.models import F, Q
 
 from market.decode import ZERO_ADDRESS
 from market.derive import INTERVAL_SECONDS, CandleBook, to_datetime
+from market.indexer import activity_rebuild, candles_merge, holder_balances_apply, snapshots_write
 from market.models import (
     Candle,
     Checkpoint,
@@ -30,7 +31,6 @@ from market.models import (
     Transfer,
 )
 from market.rpc import RpcClient
-from market.store import chunked, upsert
 
 
 class RollbackConflict(Exception):
@@ -80,33 +80,16 @@ def rollback_chain_to(*, chain_id: int, fork_block: int, rpc: RpcClient | None =
     Token.objects.filter(id__in=gone).delete()
 
     touched_tokens = {token_id for token_id, _ in deltas} - gone
-    by_token: dict[int, dict[str, int]] = defaultdict(dict)
-    for (token_id, address), delta in deltas.items():
-        if token_id not in gone:
-            by_token[token_id][address] = delta
-    objs = []
-    for token_id, token_deltas in by_token.items():
-        current: dict[str, int] = {}
-        for part in chunked(list(token_deltas)):
-            current.update(
-                HolderBalance.objects.filter(token_id=token_id, address__in=part).values_list("address", "balance")
-            )
-        objs += [
-            HolderBalance(
-                token_id=token_id, address=a, balance=max(0, current.get(a, 0) + delta), updated_block=fork_block - 1
-            )
-            for a, delta in token_deltas.items()
-        ]
-    upsert(HolderBalance, objs, unique_fields=["token", "address"], update_fields=["balance", "updated_block"])
+    kept = {key: delta for key, delta in deltas.items() if key[0] not in gone}
+    holder_balances_apply(deltas=kept, block=fork_block - 1)
     # An address first seen in the removed blocks must vanish, as if it had never been read.
-    for obj in objs:
+    for token_id, address in kept:
         if (
-            obj.balance == 0
-            and not Transfer.objects.filter(token_id=obj.token_id)
-            .filter(Q(from_address=obj.address) | Q(to_address=obj.address))
+            not Transfer.objects.filter(token_id=token_id)
+            .filter(Q(from_address=address) | Q(to_address=address))
             .exists()
         ):
-            HolderBalance.objects.filter(token_id=obj.token_id, address=obj.address).delete()
+            HolderBalance.objects.filter(token_id=token_id, address=address, balance=0).delete()
     for token in Token.objects.filter(id__in=touched_tokens | set(supply)).exclude(id__in=gone):
         token.holder_count = HolderBalance.objects.filter(token=token, balance__gt=0).count()
         if token.total_supply is not None and token.id in supply:
@@ -134,7 +117,6 @@ def rollback_chain_to(*, chain_id: int, fork_block: int, rpc: RpcClient | None =
 
 def _rebuild_time_series(*, chain_id: int, since: int) -> None:
     """Candles, pool snapshots and activity from the first affected bucket up, from rows."""
-    from market.indexer import activity_rebuild
 
     day = since - since % INTERVAL_SECONDS["1d"]
     tokens = Token.objects.filter(chain_id=chain_id)
@@ -151,28 +133,7 @@ def _rebuild_time_series(*, chain_id: int, since: int) -> None:
     ):
         book.add(token_id, int(when.timestamp()), price, amount, volume_usd, bool(is_buy))
     cutoff = {interval: since - since % size for interval, size in INTERVAL_SECONDS.items()}
-    upsert(
-        Candle,
-        [
-            Candle(
-                token_id=t,
-                interval=i,
-                bucket=to_datetime(b),
-                open=r[0],
-                high=r[1],
-                low=r[2],
-                close=r[3],
-                volume=r[4],
-                volume_usd=r[5],
-                buy_volume_usd=r[6],
-                trades=int(r[7]),
-            )
-            for (t, i, b), r in book.rows.items()
-            if b >= cutoff[i]
-        ],
-        unique_fields=["token", "interval", "bucket"],
-        update_fields=["open", "high", "low", "close", "volume", "volume_usd", "buy_volume_usd", "trades"],
-    )
+    candles_merge({key: row for key, row in book.rows.items() if key[2] >= cutoff[key[1]]})
 
     hour = since - since % 3600
     PoolSnapshot.objects.filter(pool__chain_id=chain_id, hour__gte=to_datetime(hour)).delete()
@@ -185,15 +146,7 @@ def _rebuild_time_series(*, chain_id: int, since: int) -> None:
     ):
         ts = int(when.timestamp())
         last_in_hour[(pool_id, ts - ts % 3600)] = (r0, r1, tvl)
-    upsert(
-        PoolSnapshot,
-        [
-            PoolSnapshot(pool_id=p, hour=to_datetime(h), reserve0=r0, reserve1=r1, tvl_usd=tvl)
-            for (p, h), (r0, r1, tvl) in last_in_hour.items()
-        ],
-        unique_fields=["pool", "hour"],
-        update_fields=["reserve0", "reserve1", "tvl_usd"],
-    )
+    snapshots_write(last_in_hour)
 
     TokenActivity.objects.filter(token__in=tokens, bucket__gte=to_datetime(hour)).delete()
     TokenActivity.objects.filter(token__in=tokens, interval="1d", bucket__gte=to_datetime(day)).delete()

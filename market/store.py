@@ -66,24 +66,6 @@ def chunked(items: Sequence[Any], size: int = SQLITE_MAX_VARS) -> Iterable[Seque
         yield items[start : start + size]
 
 
-def upsert(
-    model: type[models.Model],
-    objs: list[models.Model],
-    *,
-    unique_fields: list[str],
-    update_fields: list[str],
-    batch_size: int = 2000,
-) -> None:
-    if objs:
-        model._default_manager.bulk_create(
-            objs,
-            update_conflicts=True,
-            unique_fields=unique_fields,
-            update_fields=update_fields,
-            batch_size=batch_size,
-        )
-
-
 _temp_counter = iter(range(1, 1 << 62))
 
 

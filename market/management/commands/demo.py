@@ -68,7 +68,7 @@ class Command(BaseCommand):
             self.stdout.write(f"grade models not trained ({exc}); rule grades serve")
         else:
             call_command("compute_grades", "--chain-id", str(chain_id), stdout=self.stdout)
-        self._optional_command("scan_moonshots")
+        call_command("scan_moonshots", stdout=self.stdout)
         call_command("create_demo_user", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"ready in {time.perf_counter() - started:.0f}s"))
         if options["no_serve"]:
@@ -150,20 +150,13 @@ class Command(BaseCommand):
             if child.poll() is None:
                 child.terminate()
 
-    def _optional_command(self, name: str) -> None:
-        try:
-            call_command(name, stdout=self.stdout)
-        except CommandError as exc:
-            if "Unknown command" not in str(exc):
-                raise
-
     def _regrade_forever(self, chain_id: int, rpc: str) -> None:
         """Grades and moonshots follow the live market (the beat schedule does this with Redis)."""
         while True:
             time.sleep(settings.DEMO_REGRADE_INTERVAL)
             try:
                 call_command("compute_grades", "--chain-id", str(chain_id), "--rpc", rpc, stdout=sys.stderr)
-                self._optional_command("scan_moonshots")
+                call_command("scan_moonshots", stdout=self.stdout)
             except Exception as exc:  # keep serving; the next round retries
                 self.stderr.write(f"regrading failed: {exc}")
 
