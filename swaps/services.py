@@ -593,7 +593,7 @@ def swap_build(
         simulation["status"] = "success"
         if to == quote.executor:
             simulation["amountOut"] = str(c.uint(result))
-        gas = math.ceil(gas_used * (100 + settings.SWAP_GAS_BUFFER_PCT) / 100)
+        gas = math.ceil(gas_used * (100 + settings.SWAP_GAS_BUFFER_PCT) / 100) + _twap_headroom(quote)
     if quote.sell_token == NATIVE and balance < quote.sell_amount + gas * read.gas_price:
         raise SwapError(
             INSUFFICIENT_GAS_BALANCE.format(
@@ -613,6 +613,17 @@ def swap_build(
     }
     built = replace(quote, gas=gas, gas_price=read.gas_price, allowance=allowance, balance=balance, taker=taker)
     return Build(built, transaction, approval, simulation, deadline, fresh_buy)
+
+
+# A V2 pair writes price0CumulativeLast and price1CumulativeLast only when the block time moved
+# since its last update. eth_estimateGas runs with the latest block's time, where a pair touched
+# in that block skips both writes, while the sent transaction lands later and makes them: up to
+# two zero-to-nonzero SSTOREs per hop. Seen as "out of gas" in the second hop of a split route.
+TWAP_WRITE_GAS_PER_HOP = 2 * 22_100  # gas units
+
+
+def _twap_headroom(quote: Quote) -> int:
+    return TWAP_WRITE_GAS_PER_HOP * sum(len(fill.path.hops) for fill in quote.route.fills)
 
 
 def _estimate(rpc: RpcClient, tx: dict[str, Any], overrides: dict[str, Any]) -> int:
