@@ -292,16 +292,30 @@ ROW_LOOP_MAX = 48  # above this many requested rows, one pass over the segment i
 EMA_WARMUP_BARS = 240  # (13/14)^240 < 2e-8: an EMA started this far back has forgotten its start
 
 
-def _at_sum(x: np.ndarray, w: int, rows: np.ndarray) -> np.ndarray:
-    """Sum of rows ``r - w + 1 .. r`` for each requested ``r``; NaN when that reaches before row 0."""
+def _at_sum(x: np.ndarray, w: int, rows: np.ndarray, *, clip: bool = False) -> np.ndarray:
+    """Sum of rows ``r - w + 1 .. r`` for each requested ``r``.
+
+    Where that reaches before row 0 the result is NaN, or with ``clip`` the sum of the rows
+    there are. Clip flows (volume, counts, whale USD): a panel starts at its market's first
+    candle or a month before the first requested row (longer than any window), so the rows
+    before row 0 hold no activity, and NaN there would make a young market's 24h volume
+    depend on the hour of the day its grid happened to start. A row before the grid
+    (``r < 0``) then sums to 0. Youth is judged separately, by ``_Context.mask``.
+    """
     out = np.full((len(rows), x.shape[1]), np.nan)
+    first = 0 if clip else None
     if len(rows) <= ROW_LOOP_MAX:
         for i, r in enumerate(rows):
             if r + 1 >= w:
                 out[i] = x[r + 1 - w : r + 1].sum(axis=0, dtype=np.float64)
+            elif first is not None:
+                out[i] = x[first : max(0, r + 1)].sum(axis=0, dtype=np.float64)
         return out
     cs = np.zeros((len(x) + 1, x.shape[1]))
     np.cumsum(x, axis=0, dtype=np.float64, out=cs[1:])
+    if clip:
+        end = np.clip(rows + 1, 0, None)
+        return cs[end] - cs[np.clip(rows + 1 - w, 0, None)]
     ok = rows + 1 >= w
     out[ok] = cs[rows[ok] + 1] - cs[rows[ok] + 1 - w]
     return out
@@ -311,18 +325,21 @@ def _at_mean(x: np.ndarray, w: int, rows: np.ndarray) -> np.ndarray:
     return _at_sum(x, w, rows) / w
 
 
-def _at_extreme(x: np.ndarray, w: int, rows: np.ndarray, *, high: bool) -> np.ndarray:
+def _at_extreme(x: np.ndarray, w: int, rows: np.ndarray, *, high: bool, clip: bool = False) -> np.ndarray:
+    """Max (or min) of rows ``r - w + 1 .. r``; before row 0 NaN, or with ``clip`` the extreme
+    of the rows there are (as in ``_at_sum``)."""
     out = np.full((len(rows), x.shape[1]), np.nan)
     reduce = np.fmax.reduce if high else np.fmin.reduce
     if len(rows) <= ROW_LOOP_MAX:
         for i, r in enumerate(rows):
-            if r + 1 >= w:
-                out[i] = reduce(x[r + 1 - w : r + 1], axis=0)
+            if r + 1 >= w or (clip and r >= 0):
+                out[i] = reduce(x[max(0, r + 1 - w) : r + 1], axis=0)
         return out
-    # origin shifts the window to end at the current row (trailing, no look-ahead).
+    # origin shifts the window to end at the current row (trailing, no look-ahead); with
+    # mode="nearest" the rows before row 0 repeat row 0, which leaves a clipped extreme right.
     filt = maximum_filter1d if high else minimum_filter1d
     full = filt(np.asarray(x, dtype=np.float64), size=w, axis=0, origin=(w - 1) // 2, mode="nearest")
-    ok = rows + 1 >= w
+    ok = (rows >= 0) if clip else (rows + 1 >= w)
     out[ok] = full[rows[ok]]
     return out
 
@@ -424,6 +441,11 @@ class _Context:
     def sum(self, name_or_x: str | np.ndarray, w: int) -> np.ndarray:
         x = self.s[name_or_x] if isinstance(name_or_x, str) else name_or_x
         return _at_sum(x, w, self.rows)
+
+    def flow(self, name_or_x: str | np.ndarray, w: int) -> np.ndarray:
+        """A flow's total over the last ``w`` bars (volume, counts, USD): clipped at row 0."""
+        x = self.s[name_or_x] if isinstance(name_or_x, str) else name_or_x
+        return _at_sum(x, w, self.rows, clip=True)
 
     def nan(self) -> np.ndarray:
         return np.full((len(self.rows), self.close.shape[1]), np.nan)
@@ -537,28 +559,28 @@ def _volume(c: _Context) -> dict[str, np.ndarray]:
     s, rows, out = c.s, c.rows, {}
     vol = s["volume_usd"]
     w24, w7, w30 = c.bars(24) or 1, c.bars(168), c.bars(720)
-    v24, v7 = c.sum(vol, w24), c.sum(vol, w7)
+    v24, v7 = c.flow(vol, w24), c.flow(vol, w7)
     out["volume_24h_usd"] = np.nan_to_num(v24)
     out["volume_7d_usd"] = np.nan_to_num(v7)
-    out["volume_change_24h"] = c.mask(_pct(v24, _at_sum(vol, w24, rows - w24)), 2 * w24)
+    out["volume_change_24h"] = c.mask(_pct(v24, _at_sum(vol, w24, rows - w24, clip=True)), 2 * w24)
     # The last 30 daily volumes ending at each row: their mean and deviation.
     days = w30 // w24
-    daily = np.stack([_at_sum(vol, w24, rows - k * w24) for k in range(days)])
+    daily = np.stack([_at_sum(vol, w24, rows - k * w24, clip=True) for k in range(days)])
     dmean = daily.mean(axis=0)
     dstd = np.sqrt(np.clip((daily * daily).mean(axis=0) - dmean * dmean, 0, None))
     out["volume_zscore_30d"] = c.mask(_div(v24 - dmean, dstd, 0.0), w30)
     out["volume_spike_1h"] = c.mask(_div(c.at(vol), v7 / w7, 0.0), w7)
     liq = c.at(s["liquidity_usd"])
     out["volume_to_liquidity_24h"] = _div(v24, liq, 0.0)
-    out["buy_share_24h"] = _div(c.sum("buy_volume_usd", w24), v24, 0.5)
-    out["buy_share_7d"] = _div(c.sum("buy_volume_usd", w7), v7, 0.5)
-    t24 = c.sum("trades", w24)
+    out["buy_share_24h"] = _div(c.flow("buy_volume_usd", w24), v24, 0.5)
+    out["buy_share_7d"] = _div(c.flow("buy_volume_usd", w7), v7, 0.5)
+    t24 = c.flow("trades", w24)
     out["trades_24h"] = np.nan_to_num(t24)
     out["avg_trade_usd_24h"] = _div(v24, t24, 0.0)
     signed = np.sign(c.logret) * vol
-    out["signed_volume_share_7d"] = _div(c.sum(signed, w7), v7, 0.0)
+    out["signed_volume_share_7d"] = _div(c.flow(signed, w7), v7, 0.0)
     typical = (c.high + c.low + c.close) / 3
-    vwap = _div(c.sum(typical * vol, w24), v24)
+    vwap = _div(c.flow(typical * vol, w24), v24)
     out["vwap_gap_24h"] = c.mask(np.where(np.isnan(vwap), 0.0, _pct(c.at(c.close), vwap)), 1)
     c.cache["v7"] = v7
     return out
@@ -583,7 +605,7 @@ def _liquidity(c: _Context) -> dict[str, np.ndarray]:
     out["liquidity_usd"] = now
     out["liquidity_change_24h"] = _pct(now, _at_lag(liq, w24, rows))
     out["liquidity_change_7d"] = _pct(now, _at_lag(liq, w7, rows))
-    peak = _at_extreme(liq, min(w7, int(rows.min()) + 1), rows, high=True)
+    peak = _at_extreme(liq, w7, rows, high=True, clip=True)
     out["liquidity_drawdown_7d"] = np.where(peak > 0, (1 - _div(now, peak, 0.0)) * 100, 0.0)
     depth = now / 2
     fee = DEFAULT_FEE if c.panel.fee is None else c.panel.fee[np.newaxis, :]
@@ -604,8 +626,8 @@ def _holders(c: _Context) -> dict[str, np.ndarray]:
     out["holder_count"] = now
     out["holder_growth_24h"] = _pct(now, _at_lag(h, w24, rows))
     out["holder_growth_7d"] = _pct(now, _at_lag(h, w7, rows))
-    out["new_holders_24h"] = c.sum("new_holders", w24)
-    out["new_holders_7d"] = c.sum("new_holders", w7)
+    out["new_holders_24h"] = c.flow("new_holders", w24)
+    out["new_holders_7d"] = c.flow("new_holders", w7)
     k = len(rows)
     out["top10_share"] = np.tile(c.panel.top10_share, (k, 1)).astype(float)
     out["top1_share"] = np.tile(c.panel.top1_share, (k, 1)).astype(float)
@@ -617,30 +639,33 @@ def _whales(c: _Context) -> dict[str, np.ndarray]:
     s, rows, out = c.s, c.rows, {}
     w24, w7 = c.bars(24) or 1, c.bars(168)
     net = np.asarray(s["whale_buy_usd"], dtype=np.float64) - s["whale_sell_usd"]
-    n24, n7 = c.sum(net, w24), c.sum(net, w7)
+    n24, n7 = c.flow(net, w24), c.flow(net, w7)
     out["whale_net_flow_24h_usd"] = n24
     out["whale_net_flow_7d_usd"] = n7
-    out["whale_buys_24h"] = c.sum("whale_buys", w24)
-    out["whale_sells_24h"] = c.sum("whale_sells", w24)
-    out["whale_buys_7d"] = c.sum("whale_buys", w7)
-    out["whale_sells_7d"] = c.sum("whale_sells", w7)
-    positive = np.stack([np.nan_to_num(_at_sum(net, w24, rows - d * w24)) > 0 for d in range(14)])
+    out["whale_buys_24h"] = c.flow("whale_buys", w24)
+    out["whale_sells_24h"] = c.flow("whale_sells", w24)
+    out["whale_buys_7d"] = c.flow("whale_buys", w7)
+    out["whale_sells_7d"] = c.flow("whale_sells", w7)
+    positive = np.stack([np.nan_to_num(_at_sum(net, w24, rows - d * w24, clip=True)) > 0 for d in range(14)])
     out["whale_accumulation_streak"] = np.cumprod(positive, axis=0).sum(axis=0).astype(float)
     out["whale_net_flow_to_liquidity_7d"] = _div(n7, c.at(s["liquidity_usd"]), 0.0)
-    out["whale_transfers_24h"] = c.sum("whale_transfers", w24)
+    out["whale_transfers_24h"] = c.flow("whale_transfers", w24)
     return out
 
 
 def _activity(c: _Context) -> dict[str, np.ndarray]:
     s, rows, out = c.s, c.rows, {}
     w24, w7 = c.bars(24) or 1, c.bars(168)
-    t7, u7 = c.sum("transfers", w7), c.sum("unique_traders", w7)
-    t7_prev, u7_prev = _at_sum(s["transfers"], w7, rows - w7), _at_sum(s["unique_traders"], w7, rows - w7)
-    out["transfers_24h"] = c.sum("transfers", w24)
+    t7, u7 = c.flow("transfers", w7), c.flow("unique_traders", w7)
+    t7_prev, u7_prev = (
+        _at_sum(s["transfers"], w7, rows - w7, clip=True),
+        _at_sum(s["unique_traders"], w7, rows - w7, clip=True),
+    )
+    out["transfers_24h"] = c.flow("transfers", w24)
     out["transfers_7d"] = t7
-    out["active_addresses_24h"] = c.sum("active_addresses", w24)
-    out["unique_traders_24h"] = c.sum("unique_traders", w24)
-    out["swaps_24h"] = c.sum("swaps", w24)
+    out["active_addresses_24h"] = c.flow("active_addresses", w24)
+    out["unique_traders_24h"] = c.flow("unique_traders", w24)
+    out["swaps_24h"] = c.flow("swaps", w24)
     out["transfers_change_7d"] = c.mask(np.where(t7_prev > 0, _pct(t7, t7_prev), 0.0), 2 * w7)
     out["traders_change_7d"] = c.mask(np.where(u7_prev > 0, _pct(u7, u7_prev), 0.0), 2 * w7)
     return out
@@ -676,14 +701,14 @@ def _structure(c: _Context) -> dict[str, np.ndarray]:
 def _sentiment(c: _Context) -> dict[str, np.ndarray]:
     s, rows, out = c.s, c.rows, {}
     w24, w7 = c.bars(24) or 1, c.bars(168)
-    m24, m7 = c.sum("mentions", w24), c.sum("mentions", w7)
-    out["sentiment_24h"] = _div(c.sum("sentiment_sum", w24), m24, 0.0)
-    out["sentiment_7d"] = _div(c.sum("sentiment_sum", w7), m7, 0.0)
+    m24, m7 = c.flow("mentions", w24), c.flow("mentions", w7)
+    out["sentiment_24h"] = _div(c.flow("sentiment_sum", w24), m24, 0.0)
+    out["sentiment_7d"] = _div(c.flow("sentiment_sum", w7), m7, 0.0)
     out["mentions_24h"] = m24
     out["mentions_7d"] = m7
-    prev = _at_sum(s["mentions"], w7, rows - w7)
+    prev = _at_sum(s["mentions"], w7, rows - w7, clip=True)
     out["mentions_change_7d"] = np.where(prev > 0, _pct(m7, prev), 0.0)
-    out["positive_share_24h"] = _div(c.sum("positive_mentions", w24), m24, 0.0)
+    out["positive_share_24h"] = _div(c.flow("positive_mentions", w24), m24, 0.0)
     return out
 
 

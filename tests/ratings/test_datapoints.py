@@ -126,6 +126,32 @@ def test_whale_net_flow_and_accumulation_streak():
     assert values["whale_net_flow_to_liquidity_7d"][-1, 0] == pytest.approx(0.15)
 
 
+@pytest.mark.parametrize("lead_hours", [0, 7, 20])
+def test_a_young_markets_flows_do_not_depend_on_where_its_grid_starts(lead_hours):
+    """A market 8 hours old: its grid starts at UTC midnight, 0 to 20 hours before the first
+    trade. Its 24h volume, whale flow and liquidity drawdown are the same either way (they
+    were blank when the grid began less than a day before the last row)."""
+    life = 8
+    hours = lead_hours + life
+    close = np.full(hours, np.nan)
+    close[lead_hours:] = 1.0
+    volume, whale = np.zeros(hours), np.zeros(hours)
+    volume[lead_hours:] = 1_000.0
+    whale[lead_hours + 1 : lead_hours + 6] = 20_000.0
+    liquidity = np.zeros(hours)
+    liquidity[lead_hours:] = 100_000.0
+    liquidity[-2:] = 10_000.0  # pulled two hours ago
+    values = data_points_compute(
+        make_panel(close, volume_usd=volume, whale_buy_usd=whale, whale_buys=whale > 0, liquidity_usd=liquidity)
+    )
+    assert values["volume_24h_usd"][-1, 0] == pytest.approx(8_000.0)
+    assert values["whale_net_flow_24h_usd"][-1, 0] == pytest.approx(100_000.0)
+    assert values["whale_buys_24h"][-1, 0] == 5
+    assert values["whale_accumulation_streak"][-1, 0] == 1
+    assert values["liquidity_drawdown_7d"][-1, 0] == pytest.approx(90.0)
+    assert np.isnan(values["ret_24h"][-1, 0])  # a price window still needs the history
+
+
 def test_activity_counts_and_week_over_week_change():
     transfers = np.concatenate([np.zeros(HOURS - 336), np.full(168, 1.0), np.full(168, 2.0)])
     values = data_points_compute(make_panel(np.ones(HOURS), transfers=transfers, unique_traders=transfers))
