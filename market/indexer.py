@@ -54,6 +54,7 @@ from market.models import (
 )
 from market.rpc import RangeTooLarge, RpcClient, RpcError
 from market.store import bulk_insert, chunked, greatest, least, update_rows, upsert_rows
+from monitoring import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ class ChainIndexer:
                     prefetch = _discard(prefetch)
                     self.rollback_to(fork)
                     stats.reorgs += 1
+                    metrics.INDEXER_REORGS.labels(str(self.chain_id)).inc()
                     continue
                 if checkpoint.next_block > target:
                     break
@@ -281,6 +283,7 @@ class ChainIndexer:
                 if settings.INDEX_BATCH_PAUSE:
                     time.sleep(settings.INDEX_BATCH_PAUSE)
                 stats.batches.append(BatchStats(from_block, to_block, batch.log_count, elapsed))
+                metrics.indexer_batch_observe(self.chain_id, to_block - from_block + 1, batch.log_count, elapsed)
                 self._adapt_span(elapsed, batch.log_count)
                 if self.progress:
                     rate = stats.logs / stats.seconds if stats.seconds else 0.0

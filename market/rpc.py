@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import requests
 
+from monitoring import metrics
+
 logger = logging.getLogger(__name__)
 
 # What nodes say when an eth_getLogs range or result is too large, quoted from their errors:
@@ -59,6 +61,18 @@ def _classify(method: str, error: dict[str, Any]) -> RpcError:
     return cls(method, error.get("code"), message, error.get("data"))
 
 
+def _metric_method(payload: Any) -> str:
+    """The method label of a request: its method, or "batch:<method>" ("batch:mixed") for a batch."""
+    if isinstance(payload, dict):
+        return str(payload.get("method", "unknown"))
+    methods = {item.get("method") for item in payload}
+    return f"batch:{methods.pop()}" if len(methods) == 1 else "batch:mixed"
+
+
+def _error_kind(error: RpcError) -> str:
+    return "range_too_large" if isinstance(error, RangeTooLarge) else "rpc_error"
+
+
 class RpcClient:
     """JSON-RPC over HTTP with bounded retries and backoff on network errors only."""
 
@@ -92,7 +106,9 @@ class RpcClient:
     def _post(self, payload: Any, *, timeout: float | None = None) -> Any:
         body = orjson.dumps(payload)
         delay = self.backoff
+        method = _metric_method(payload)
         for attempt in range(self.retries + 1):
+            started = time.perf_counter()
             try:
                 response = self._session.post(
                     self.url,
@@ -103,18 +119,26 @@ class RpcClient:
                 self.calls += 1
                 if response.status_code >= 500 or response.status_code == 429:
                     raise requests.ConnectionError(f"HTTP {response.status_code} from node")
-                return orjson.loads(response.content)
+                reply = orjson.loads(response.content)
+                metrics.rpc_observe(method, time.perf_counter() - started)
+                return reply
             except requests.Timeout as exc:
+                metrics.rpc_observe(method, time.perf_counter() - started)
                 # A request that times out may simply be too big: let the caller split it.
                 if isinstance(payload, dict) and payload.get("method") == "eth_getLogs":
+                    metrics.rpc_error(method, "range_too_large")
                     raise RangeTooLarge("eth_getLogs", None, f"timed out after {timeout or self.timeout}s") from exc
+                metrics.rpc_error(method, "network")
                 last: Exception = exc
             except (requests.ConnectionError, orjson.JSONDecodeError) as exc:
+                metrics.rpc_observe(method, time.perf_counter() - started)
+                metrics.rpc_error(method, "network")
                 last = exc
             if attempt < self.retries:
                 logger.warning("rpc %s failed (%s); retry %d in %.1fs", self.url, last, attempt + 1, delay)
                 time.sleep(delay)
                 delay *= 2
+        metrics.rpc_error(method, "unavailable")
         raise RpcUnavailable(f"node {self.url} unreachable after {self.retries + 1} attempts: {last}")
 
     def call(self, method: str, params: Sequence[Any] = (), *, timeout: float | None = None) -> Any:
@@ -122,7 +146,9 @@ class RpcClient:
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, timeout=timeout
         )
         if "error" in reply:
-            raise _classify(method, reply["error"])
+            error = _classify(method, reply["error"])
+            metrics.rpc_error(method, _error_kind(error))
+            raise error
         return reply["result"]
 
     def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
@@ -138,7 +164,9 @@ class RpcClient:
             next(self._ids)
         replies = self._post(payload)
         if isinstance(replies, dict):  # some nodes answer a whole batch with one error
-            raise _classify("batch", replies.get("error", {"message": str(replies)}))
+            error = _classify("batch", replies.get("error", {"message": str(replies)}))
+            metrics.rpc_error(_metric_method(payload), _error_kind(error))
+            raise error
         by_id = {reply.get("id"): reply for reply in replies}
         results: list[Any] = []
         for i, (method, _) in enumerate(requests_):
@@ -146,7 +174,9 @@ class RpcClient:
             if reply is None:
                 results.append(RpcError(method, None, "no reply in batch"))
             elif "error" in reply:
-                results.append(_classify(method, reply["error"]))
+                error = _classify(method, reply["error"])
+                metrics.rpc_error(method, _error_kind(error))
+                results.append(error)
             else:
                 results.append(reply["result"])
         return results

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from market.models import Token
 from market.rpc import RpcClient
+from monitoring.services import moonshot_scan_record
 from moonshots.models import Moonshot, MoonshotModel
 from ratings.models import DataPointValue, GradeInterval, RiskFlag, TokenRating
 from ratings.services import chain_risk_check
@@ -331,4 +332,5 @@ def moonshots_scan(*, chain_id: int, rpc: RpcClient | None = None, now: datetime
         [p.token_id for p in run.exited],
         run.blocked,
     )
+    moonshot_scan_record(chain_id=chain_id, picked=len(run.picked), exited=len(run.exited), scored=run.scored)
     return run

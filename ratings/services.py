@@ -65,6 +65,7 @@ from ratings.models import (
     TokenRating,
 )
 from ratings.selectors import grade_model_active
+from monitoring.services import grading_run_record
 from ratings.sentiment import LocalFeedSource, SocialSource
 from tmsite.api.caching import data_version_bump
 
@@ -245,6 +246,7 @@ def ratings_compute(
         run.anomalies,
         run.signal_changes,
     )
+    grading_run_record(chain_id=chain_id, tokens=run.tokens, model_versions=run.model_versions, seconds=run.seconds)
     return run
 
 

@@ -49,9 +49,14 @@ app.conf.beat_schedule = {
         "args": (settings.CHAIN_ID,),
         "options": {"expires": settings.MOONSHOT_INTERVAL},
     },
-    "worker-heartbeat": {
-        "task": "tmsite.tasks.heartbeat_task",
-        "schedule": 30.0,  # seconds
-        "options": {"expires": 25},
+    # One heartbeat per workload queue: the system page shows which queues have a live worker.
+    **{
+        f"worker-heartbeat-{queue}": {
+            "task": "tmsite.tasks.heartbeat_task",
+            "schedule": 30.0,  # seconds
+            "args": (queue,),
+            "options": {"expires": 25, "queue": queue},
+        }
+        for queue in settings.CELERY_WORKLOAD_QUEUES
     },
 }

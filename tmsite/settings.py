@@ -8,6 +8,7 @@ Production (``DEBUG=0``) refuses to start without ``SECRET_KEY``.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -65,9 +66,11 @@ INSTALLED_APPS = [
     "django_filters",
     "rest_framework_api_key",
     "tmsite.api",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    "monitoring.middleware.RequestMetricsMiddleware",  # outermost: times everything, answers /metrics
     "tmsite.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -154,7 +157,7 @@ REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 2.0, minimum=0.05)  # seconds, connec
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "monitoring.cache.RedisCache",  # Django's, counting hits and misses
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tmsite",
             "OPTIONS": {
@@ -164,7 +167,7 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tmsite"}}
+    CACHES = {"default": {"BACKEND": "monitoring.cache.LocMemCache", "LOCATION": "tmsite"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Without a broker tasks run in-process as they are enqueued, so the embedded site works.
@@ -186,6 +189,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Queues by workload, so each is consumed by its own workers (`make worker QUEUES=indexing`)
+# and scales on its own machines; a task not routed here goes to "default".
+CELERY_WORKLOAD_QUEUES = ("indexing", "grading", "swap", "default")
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "market.tasks.*": {"queue": "indexing"},
+    "ratings.tasks.*": {"queue": "grading"},
+    "moonshots.tasks.*": {"queue": "grading"},
+    "swaps.tasks.*": {"queue": "swap"},
+}
 
 # --- Chain ------------------------------------------------------------------------------
 
@@ -352,7 +365,25 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # Health probes come from load balancers over plain HTTP inside the cluster.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# --- Metrics (Prometheus) ---------------------------------------------------------------
+
+# Set for servers with several worker processes (`make serve`, `make worker`): each process
+# writes its metrics there and /metrics merges them. Empty: this process's metrics only.
+# The directory must be emptied before the server starts (the Makefile targets do).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+METRICS_PATH = "metrics"
+METRICS_TOKEN = env_str("METRICS_TOKEN")  # "Authorization: Bearer <token>" opens /metrics; empty: no token
+# Peer addresses or CIDR networks /metrics answers without the token (REMOTE_ADDR, never X-Forwarded-For).
+METRICS_ALLOWED_IPS = [
+    str(ipaddress.ip_network(net, strict=False))  # rejects a malformed entry at start
+    for net in env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"] if DEBUG else [])
+]
+METRICS_WORKER_PORT = env_int("METRICS_WORKER_PORT", 0, minimum=0)  # a Celery worker serves /metrics here; 0: off
+METRICS_WORKER_ADDR = env_str("METRICS_WORKER_ADDR", "127.0.0.1")  # address that worker endpoint binds
 
 # --- Logging ----------------------------------------------------------------------------
 

@@ -8,12 +8,16 @@ from django.core.cache import cache
 HEARTBEAT_CACHE_KEY = "worker:heartbeat"
 
 
-@shared_task(ignore_result=True, soft_time_limit=5, time_limit=10)
-def heartbeat_task() -> float:
-    """Record that a worker picked a task off the queue just now (unix seconds).
+@shared_task(bind=True, ignore_result=True, soft_time_limit=5, time_limit=10)
+def heartbeat_task(self, queue: str = "default") -> float:  # type: ignore[no-untyped-def]
+    """Record that a worker picked a task off ``queue`` just now (unix seconds).
 
-    The system page compares this with the clock to tell whether workers and beat run.
+    The beat schedule sends one to every workload queue, so the system page can tell, per
+    queue, whether some worker consumes it and when it last did.
     """
+    from monitoring.services import heartbeat_record
+
     now = time.time()
     cache.set(HEARTBEAT_CACHE_KEY, now, timeout=None)
+    heartbeat_record(queue=queue, hostname=self.request.hostname or "", now=now)
     return now

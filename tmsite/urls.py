@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("account/", include("tmsite.api.page_urls")),
     path("swap/", include("swaps.urls")),
+    path("", include("monitoring.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("ratings.urls")),
     path("", include("wallets.urls")),

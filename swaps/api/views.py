@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitoring.metrics import swap_outcome
 from swaps.api.serializers import (
     BuildRequestSerializer,
     BuildResponseSerializer,
@@ -45,7 +46,8 @@ class SwapQuoteView(APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         provider = provider_for(data.get("provider"))
-        return Response(provider.quote(**_trade(data), taker=data.get("taker")))
+        with swap_outcome("quote", provider.name):
+            return Response(provider.quote(**_trade(data), taker=data.get("taker")))
 
 
 class SwapBuildView(APIView):
@@ -63,11 +65,12 @@ class SwapBuildView(APIView):
         data = form.validated_data
         trade = data.get("trade")
         provider = provider_for(trade.get("provider") if trade else None)
-        body = provider.build(
-            quote_id=data.get("quoteId"),
-            trade=_trade(trade) if trade else None,
-            taker=data["taker"],
-            unlimited_approval=data["approval"] == "unlimited",
-            confirm_price_impact=data["confirmPriceImpact"],
-        )
+        with swap_outcome("build", provider.name):
+            body = provider.build(
+                quote_id=data.get("quoteId"),
+                trade=_trade(trade) if trade else None,
+                taker=data["taker"],
+                unlimited_approval=data["approval"] == "unlimited",
+                confirm_price_impact=data["confirmPriceImpact"],
+            )
         return Response(body)
