@@ -7,13 +7,22 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from moonshots.models import Moonshot, MoonshotModel
+from moonshots.models import Moonshot, MoonshotModel, MoonshotScan
 
 
 @admin.register(Moonshot)
 class MoonshotAdmin(admin.ModelAdmin):
-    list_display = ("token", "entered_at", "entry_price_usd", "score", "model_version", "exited_at", "exit_reason")
-    list_filter = ("model_version", "exit_reason")
+    list_display = (
+        "token",
+        "entered_at",
+        "entry_price_usd",
+        "score",
+        "model_version",
+        "exited_at",
+        "exit_reason",
+        "replayed",
+    )
+    list_filter = ("model_version", "exit_reason", "replayed")
     search_fields = ("token__symbol", "token__address")
     list_select_related = ("token",)
     fields = (
@@ -34,6 +43,7 @@ class MoonshotAdmin(admin.ModelAdmin):
         "exited_at",
         "exit_price_usd",
         "exit_reason",
+        "replayed",
         "created_at",
         "note",
     )
@@ -52,6 +62,23 @@ class MoonshotModelAdmin(admin.ModelAdmin):
     readonly_fields = ("version", "parameters", "active", "created_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MoonshotScan)
+class MoonshotScanAdmin(admin.ModelAdmin):
+    """The scan log is written by scans only."""
+
+    list_display = ("chain_id", "market_time", "replayed", "model_version", "scored", "picked", "closed", "created_at")
+    list_filter = ("chain_id", "replayed", "model_version")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

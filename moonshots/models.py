@@ -62,6 +62,10 @@ class Moonshot(models.Model):
     exited_at = models.DateTimeField(null=True, blank=True, help_text="market time of the exit")
     exit_price_usd = models.FloatField(null=True, blank=True, help_text="USD per whole token at exit")
     exit_reason = models.CharField(max_length=16, choices=ExitReason.choices, blank=True)
+    replayed = models.BooleanField(
+        default=False,
+        help_text="made by a point-in-time replay of indexed history (data up to its entry hour only), not a live scan",
+    )
     note = models.TextField(blank=True, help_text="editor's remark; the only field editable after creation")
     created_at = models.DateTimeField(auto_now_add=True, help_text="wall-clock time the scan stored the pick")
 
@@ -92,3 +96,27 @@ class Moonshot(models.Model):
     @property
     def is_open(self) -> bool:
         return self.exited_at is None
+
+
+class MoonshotScan(models.Model):
+    """One scan at one market time: the log that says the model looked and what it did.
+
+    A replay of history only steps after the chain's latest scan, so picks are only ever added
+    at market times after everything already recorded: nothing is back-dated into a period a
+    live scan already covered.
+    """
+
+    chain_id = models.PositiveIntegerField()
+    market_time = models.DateTimeField(help_text="market time judged: block time, or an hour's end in a replay")
+    replayed = models.BooleanField(default=False, help_text="a step of a point-in-time replay of history")
+    model_version = models.CharField(max_length=64)
+    scored = models.PositiveIntegerField(help_text="tokens that passed the gates and were scored")
+    picked = models.PositiveIntegerField()
+    closed = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["chain_id", "-market_time"], name="moonshotscan_recent")]  # replay cursor
+
+    def __str__(self) -> str:
+        return f"scan of chain {self.chain_id} at {self.market_time:%Y-%m-%d %H:%M}"

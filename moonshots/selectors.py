@@ -43,6 +43,9 @@ class TrackRecord:
     open_picks: int
     market_time: datetime | None
     computed_at: datetime
+    replayed_picks: int = 0  # closed picks made by a point-in-time replay of history
+    period_start: datetime | None = None  # first entry of a closed pick
+    basket_period_roi_pct: float | None = None  # the same basket held from period_start to market_time
 
 
 def _hours(start: datetime, end: datetime) -> float:
@@ -128,15 +131,17 @@ def moonshot_track_record(*, chain_id: int) -> TrackRecord:
     basket of every listed token held over the same periods."""
     closed = list(
         Moonshot.objects.filter(chain_id=chain_id, exited_at__isnull=False).only(
-            "entered_at", "exited_at", "entry_price_usd", "exit_price_usd"
+            "entered_at", "exited_at", "entry_price_usd", "exit_price_usd", "replayed"
         )
     )
     rois = [roi_pct(entry_price_usd=p.entry_price_usd, price_usd=p.exit_price_usd) or 0.0 for p in closed]
-    baskets = [
-        b
-        for b in basket_returns_pct(chain_id=chain_id, periods=[(p.entered_at, p.exited_at) for p in closed])  # type: ignore[misc]
-        if b is not None
-    ]
+    market_time = market_now(chain_id=chain_id)
+    period_start = min((p.entered_at for p in closed), default=None)
+    periods: list[tuple[datetime, datetime]] = [(p.entered_at, p.exited_at) for p in closed]  # type: ignore[misc]
+    if period_start is not None:
+        periods.append((period_start, market_time))
+    returns = basket_returns_pct(chain_id=chain_id, periods=periods)
+    baskets = [b for b in returns[: len(closed)] if b is not None]
     hits = sum(1 for r in rois if r > 0)
     return TrackRecord(
         picks=len(rois),
@@ -149,6 +154,9 @@ def moonshot_track_record(*, chain_id: int) -> TrackRecord:
         basket_mean_roi_pct=statistics.fmean(baskets) if baskets else None,
         basket_median_roi_pct=statistics.median(baskets) if baskets else None,
         open_picks=Moonshot.objects.filter(chain_id=chain_id, exited_at__isnull=True).count(),
-        market_time=market_now(chain_id=chain_id),
+        market_time=market_time,
         computed_at=timezone.now(),
+        replayed_picks=sum(1 for p in closed if p.replayed),
+        period_start=period_start,
+        basket_period_roi_pct=returns[-1] if period_start is not None else None,
     )

@@ -22,22 +22,26 @@ time of the latest indexed token state, so a replayed or paused chain keeps its 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from market.models import Token
+from market.models import Token, Transfer
 from market.rpc import RpcClient
 from monitoring.services import moonshot_scan_record
-from moonshots.models import Moonshot, MoonshotModel
-from ratings.models import DataPointValue, GradeInterval, RiskFlag, TokenRating
-from ratings.services import chain_risk_check
+from moonshots.models import Moonshot, MoonshotModel, MoonshotScan
+from ratings.datapoints import MarketPanel, data_points_compute
+from ratings.market_data import market_panel_load, market_time_range
+from ratings.models import DataPointValue, GradeInterval, GradeModel, RiskFlag, TokenRating
+from ratings.services import CHAIN_RISK_CODES, chain_risk_check, data_risk_findings, grades_compute, social_source
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,7 @@ class Candidate:
     score: float
     reasons: list[str]
     components: dict[str, float] = field(default_factory=dict)
+    price_usd: float | None = None  # entry price; None: the token's latest indexed price
 
 
 @dataclass
@@ -199,10 +204,14 @@ def moonshot_candidates(*, chain_id: int) -> tuple[list[Candidate], dict[int, li
 
 
 @transaction.atomic
-def moonshot_open(*, candidate: Candidate, model: MoonshotModel, entered_at: datetime) -> Moonshot | None:
-    """Store a pick at the token's current indexed price; None if the token already has an open pick."""
+def moonshot_open(
+    *, candidate: Candidate, model: MoonshotModel, entered_at: datetime, replayed: bool = False
+) -> Moonshot | None:
+    """Store a pick at the candidate's price (by default the token's current indexed price);
+    None if the token already has an open pick."""
     token = candidate.token
-    if not token.price_usd or token.price_usd <= 0:
+    price = candidate.price_usd if candidate.price_usd is not None else token.price_usd
+    if not price or price <= 0:
         raise ValidationError(NO_PRICE.format(token_id=token.id))
     if Moonshot.objects.filter(token=token, exited_at__isnull=True).exists():
         return None
@@ -212,7 +221,7 @@ def moonshot_open(*, candidate: Candidate, model: MoonshotModel, entered_at: dat
                 token=token,
                 chain_id=token.chain_id,
                 entered_at=entered_at,
-                entry_price_usd=token.price_usd,
+                entry_price_usd=price,
                 entry_market_cap_usd=candidate.rating.market_cap_usd or 0.0,
                 entry_trader_grade=candidate.rating.trader_grade,
                 score=round(candidate.score, 3),
@@ -223,6 +232,7 @@ def moonshot_open(*, candidate: Candidate, model: MoonshotModel, entered_at: dat
                 stop_loss_pct=settings.MOONSHOT_STOP_LOSS_PCT,
                 take_profit_pct=settings.MOONSHOT_TAKE_PROFIT_PCT,
                 max_holding_hours=settings.MOONSHOT_MAX_HOLDING_HOURS,
+                replayed=replayed,
             )
     except IntegrityError:
         return None
@@ -268,19 +278,18 @@ def moonshot_close(*, pick: Moonshot, exited_at: datetime, exit_price_usd: float
     return pick
 
 
-def moonshots_exit_check(*, chain_id: int, now: datetime | None = None) -> list[Moonshot]:
-    """Close every open pick that meets an exit rule, at the token's current indexed price."""
-    now = now or market_now(chain_id=chain_id)
-    open_picks = list(Moonshot.objects.filter(chain_id=chain_id, exited_at__isnull=True).select_related("token"))
-    blocked = _blocking_codes([p.token_id for p in open_picks])
-    grades = dict(
-        TokenRating.objects.filter(token_id__in=[p.token_id for p in open_picks]).values_list(
-            "token_id", "trader_grade"
-        )
-    )
+def _picks_close(
+    *,
+    picks: list[Moonshot],
+    prices: dict[int, float | None],
+    grades: dict[int, float],
+    blocked: dict[int, set[str]],
+    now: datetime,
+) -> list[Moonshot]:
+    """Close each pick that meets an exit rule at ``now``, at its token's price then."""
     closed = []
-    for pick in open_picks:
-        price = pick.token.price_usd
+    for pick in picks:
+        price = prices.get(pick.token_id)
         reason = moonshot_exit_reason(
             pick=pick,
             price_usd=price,
@@ -293,6 +302,63 @@ def moonshots_exit_check(*, chain_id: int, now: datetime | None = None) -> list[
                 moonshot_close(pick=pick, exited_at=max(now, pick.entered_at), exit_price_usd=price, exit_reason=reason)
             )
     return closed
+
+
+def moonshots_exit_check(*, chain_id: int, now: datetime | None = None) -> list[Moonshot]:
+    """Close every open pick that meets an exit rule, at the token's current indexed price."""
+    now = now or market_now(chain_id=chain_id)
+    open_picks = list(Moonshot.objects.filter(chain_id=chain_id, exited_at__isnull=True).select_related("token"))
+    grades = dict(
+        TokenRating.objects.filter(token_id__in=[p.token_id for p in open_picks]).values_list(
+            "token_id", "trader_grade"
+        )
+    )
+    return _picks_close(
+        picks=open_picks,
+        prices={p.token_id: p.token.price_usd for p in open_picks},
+        grades=grades,
+        blocked=_blocking_codes([p.token_id for p in open_picks]),
+        now=now,
+    )
+
+
+def _picks_make(
+    *,
+    run: ScanRun,
+    candidates: list[Candidate],
+    model: MoonshotModel,
+    now: datetime,
+    rpc: RpcClient | None = None,
+    replayed: bool = False,
+) -> None:
+    """Open picks for the best candidates (best first) until the per-scan cap or the score floor."""
+    blocking = set(settings.MOONSHOT_BLOCKING_RISK_FLAGS)
+    just_closed = {p.token_id for p in run.exited}  # no re-entry in the scan that closed the pick
+    for candidate in candidates:
+        if candidate.token.id in just_closed:
+            continue
+        if len(run.picked) >= settings.MOONSHOT_MAX_PICKS_PER_SCAN or candidate.score < settings.MOONSHOT_MIN_SCORE:
+            break
+        if rpc is not None:
+            fresh = {f.code for f in chain_risk_check(token=candidate.token, rpc=rpc)} & blocking
+            if fresh:
+                run.blocked[candidate.token.id] = sorted(fresh)
+                continue
+        pick = moonshot_open(candidate=candidate, model=model, entered_at=now, replayed=replayed)
+        if pick is not None:
+            run.picked.append(pick)
+
+
+def _scan_log(run: ScanRun, *, model: MoonshotModel, replayed: bool) -> MoonshotScan:
+    return MoonshotScan(
+        chain_id=run.chain_id,
+        market_time=run.market_time,
+        replayed=replayed,
+        model_version=model.version,
+        scored=run.scored,
+        picked=len(run.picked),
+        closed=len(run.exited),
+    )
 
 
 def moonshots_scan(*, chain_id: int, rpc: RpcClient | None = None, now: datetime | None = None) -> ScanRun:
@@ -308,21 +374,8 @@ def moonshots_scan(*, chain_id: int, rpc: RpcClient | None = None, now: datetime
     model = moonshot_model_ensure()
     candidates, run.blocked = moonshot_candidates(chain_id=chain_id)
     run.scored = len(candidates)
-    blocking = set(settings.MOONSHOT_BLOCKING_RISK_FLAGS)
-    just_closed = {p.token_id for p in run.exited}  # no re-entry in the scan that closed the pick
-    for candidate in candidates:
-        if candidate.token.id in just_closed:
-            continue
-        if len(run.picked) >= settings.MOONSHOT_MAX_PICKS_PER_SCAN or candidate.score < settings.MOONSHOT_MIN_SCORE:
-            break
-        if rpc is not None:
-            fresh = {f.code for f in chain_risk_check(token=candidate.token, rpc=rpc)} & blocking
-            if fresh:
-                run.blocked[candidate.token.id] = sorted(fresh)
-                continue
-        pick = moonshot_open(candidate=candidate, model=model, entered_at=now)
-        if pick is not None:
-            run.picked.append(pick)
+    _picks_make(run=run, candidates=candidates, model=model, now=now, rpc=rpc)
+    _scan_log(run, model=model, replayed=False).save()
     logger.info(
         "chain %s: moonshot scan at %s scored %s tokens, picked %s, closed %s, kept out %s",
         chain_id,
@@ -333,4 +386,205 @@ def moonshots_scan(*, chain_id: int, rpc: RpcClient | None = None, now: datetime
         run.blocked,
     )
     moonshot_scan_record(chain_id=chain_id, picked=len(run.picked), exited=len(run.exited), scored=run.scored)
+    return run
+
+
+# --- point-in-time replay of history -----------------------------------------------------------
+
+HOUR = timedelta(hours=1)
+REPLAY_WARMUP = timedelta(days=1)  # the first step needs a day of history (24h changes)
+
+
+@dataclass
+class ReplayRun:
+    chain_id: int
+    first_step: datetime | None = None  # market time of the first and last step
+    last_step: datetime | None = None
+    steps: int = 0
+    picked: list[Moonshot] = field(default_factory=list)
+    exited: list[Moonshot] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def moonshot_scan_log_reset(*, chain_id: int) -> None:
+    """Forget the scan log of a chain that was replaced by a new one under the same id (its
+    picks went with its tokens), so the new chain's history can be replayed."""
+    MoonshotScan.objects.filter(chain_id=chain_id).delete()
+
+
+def replay_cursor(*, chain_id: int) -> datetime | None:
+    """The latest market time the chain's record already covers: its latest scan, entry or exit.
+
+    A replay only steps after it, so the record only ever grows forward in market time and no
+    pick is back-dated into a period a scan already judged.
+    """
+    scans = MoonshotScan.objects.filter(chain_id=chain_id).aggregate(latest=Max("market_time"))["latest"]
+    picks = Moonshot.objects.filter(chain_id=chain_id).aggregate(entered=Max("entered_at"), exited=Max("exited_at"))
+    known = [t for t in (scans, picks["entered"], picks["exited"]) if t is not None]
+    return max(known) if known else None
+
+
+def _as_datetime(value: np.datetime64) -> datetime:
+    return datetime.fromtimestamp(int(value.astype("datetime64[s]").astype(np.int64)), tz=UTC)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def supply_by_row(panel: MarketPanel) -> np.ndarray:
+    """(T, N) whole-token supply at the end of each panel row: today's supply less what was
+    minted, plus what was burnt, after that row (mints and burns are zero-address transfers)."""
+    t, n = len(panel.times), len(panel.token_ids)
+    col_of = {int(token_id): i for i, token_id in enumerate(panel.token_ids)}
+    decimals = dict(Token.objects.filter(id__in=col_of).values_list("id", "decimals"))
+    start = _as_datetime(panel.times[0])
+    changes = np.zeros((t + 1, n))  # row t collects what happened after the grid
+    for token_id, stamp, kind, value in Transfer.objects.filter(
+        token_id__in=col_of, kind__in=(Transfer.Kind.MINT, Transfer.Kind.BURN), timestamp__gte=start
+    ).values_list("token_id", "timestamp", "kind", "value"):
+        row = min(int((stamp - start) // HOUR), t)
+        amount = int(value) / 10 ** (18 if decimals[token_id] is None else decimals[token_id])
+        changes[row, col_of[token_id]] += amount if kind == Transfer.Kind.MINT else -amount
+    after = np.cumsum(changes[::-1], axis=0)[::-1]  # after[j]: changes in rows j and later
+    return panel.supply[np.newaxis, :] - after[1:]
+
+
+def moonshots_replay(
+    *, chain_id: int, since: datetime | None = None, until: datetime | None = None, step_hours: int = 1
+) -> ReplayRun:
+    """Scan the chain's indexed history as hourly scans would have, one step per ``step_hours``.
+
+    Point-in-time by construction: the market panel is loaded only up to the last replayed
+    hour, and the step at the end of hour ``h`` reads row ``h`` of it, which trailing windows
+    build from rows up to ``h`` only. A step closes open picks meeting an exit rule and picks
+    new candidates exactly as ``moonshots_scan`` does, at the close of hour ``h`` (the indexed
+    price at that moment); market cap uses the supply then (mints and burns replayed). The
+    Trader Grade is the rule grade recomputed from those data points, capped as the ratings
+    are by high-severity risk findings of that hour: a trained model's stored grades are not
+    used, since a model trained on this history has seen the hours it would be grading.
+    Exit-blocking flags are those found in the hour's data (pulled liquidity) plus the stored
+    contract checks (honeypot), which are properties of the token's code from deployment on.
+
+    Steps run from ``since`` (default: a day after the first candle) up to the last complete
+    hour (or ``until``), and only after ``replay_cursor``: running it again adds nothing for
+    hours already covered, and hours a live scan covered are never replayed.
+    """
+    started = time.perf_counter()
+    run = ReplayRun(chain_id)
+    span = market_time_range(chain_id=chain_id)
+    if span is None:
+        return run
+    first, last = span  # hour starts; the last hour may still be filling, so it is left to a live scan
+    lower = max(first + REPLAY_WARMUP, since or first)
+    cursor = replay_cursor(chain_id=chain_id)
+    if cursor is not None:
+        lower = max(lower, cursor + timedelta(microseconds=1))
+    upper = min(last, until) if until is not None else last  # step times are hour ends
+    if upper < lower:
+        return run
+    last_row_start = upper.replace(minute=0, second=0, microsecond=0) - HOUR
+    load_from = max(first, (lower - HOUR - timedelta(days=32)).replace(hour=0, minute=0, second=0, microsecond=0))
+    panel = market_panel_load(
+        chain_id=chain_id, since=load_from, until=last_row_start, social=social_source(chain_id=chain_id)
+    )
+    if panel is None:
+        return run
+    ends = panel.times + np.timedelta64(3600, "s")
+    lower_np = np.datetime64(lower.replace(tzinfo=None), "s")
+    eligible = np.flatnonzero(ends >= lower_np)
+    if not len(eligible):
+        return run
+    step_rows = eligible[:: max(1, step_hours)]
+    value_rows = np.arange(max(0, int(step_rows[0]) - 24), len(panel.times))
+    values = data_points_compute(panel, value_rows)
+    grades = grades_compute(chain_id=None, values=values, horizon=GradeModel.Horizon.TRADER).grades  # (K, N)
+    supply = supply_by_row(panel)
+    token_ids = [int(t) for t in panel.token_ids]
+    tokens = Token.objects.in_bulk(token_ids)
+    blocking = set(settings.MOONSHOT_BLOCKING_RISK_FLAGS)
+    contract_flags: dict[int, list[tuple[str, str]]] = {}
+    for token_id, code, severity in RiskFlag.objects.filter(
+        token_id__in=token_ids, active=True, code__in=CHAIN_RISK_CODES
+    ).values_list("token_id", "code", "severity"):
+        contract_flags.setdefault(token_id, []).append((code, severity))
+    # Blocking codes and grade caps of every row, from that row's data and the contract checks.
+    blocked_rows: list[dict[int, set[str]]] = []
+    for k in range(len(value_rows)):
+        found = data_risk_findings(values={name: v[k] for name, v in values.items()})
+        blocked_k: dict[int, set[str]] = {}
+        for i, token_id in enumerate(token_ids):
+            flags = [(f.code, f.severity) for f in found.get(i, [])] + contract_flags.get(token_id, [])
+            if any(severity == "high" for _, severity in flags):
+                grades[k, i] = min(grades[k, i], settings.RATINGS_RISK_GRADE_CAP)
+            codes = {code for code, _ in flags} & blocking
+            if codes:
+                blocked_k[token_id] = codes
+        blocked_rows.append(blocked_k)
+
+    model = moonshot_model_ensure()
+    still_open = Moonshot.objects.filter(chain_id=chain_id, exited_at__isnull=True).select_related("token")
+    open_picks = {p.token_id: p for p in still_open}
+    close, offset = panel.series["close"], int(value_rows[0])
+    scans = []
+    with transaction.atomic():
+        for r in step_rows.tolist():
+            k = r - offset
+            now = _as_datetime(ends[r])
+            step = ScanRun(chain_id=chain_id, market_time=now)
+            prices = {token_id: _finite_or_none(close[r, i]) for i, token_id in enumerate(token_ids)}
+            step.exited = _picks_close(
+                picks=list(open_picks.values()),
+                prices=prices,
+                grades={token_id: float(grades[k, i]) for i, token_id in enumerate(token_ids)},
+                blocked=blocked_rows[k],
+                now=now,
+            )
+            for pick in step.exited:
+                open_picks.pop(pick.token_id, None)
+            candidates = []
+            for i, token_id in enumerate(token_ids):
+                price, liquidity = prices[token_id], float(np.nan_to_num(values["liquidity_usd"][k, i]))
+                if token_id in open_picks or price is None or price <= 0 or supply[r, i] <= 0:
+                    continue
+                market_cap = price * supply[r, i]
+                if market_cap > settings.MOONSHOT_MAX_MARKET_CAP_USD or liquidity < settings.MOONSHOT_MIN_LIQUIDITY_USD:
+                    continue
+                if token_id in blocked_rows[k]:
+                    step.blocked[token_id] = sorted(blocked_rows[k][token_id])
+                    continue
+                grade = float(grades[k, i])
+                if grade < settings.MOONSHOT_EXIT_GRADE_BELOW:
+                    continue
+                rating = TokenRating(
+                    token=tokens[token_id],
+                    trader_grade=grade,
+                    trader_grade_change_24h=_finite_or_none(grade - grades[k - 24, i]) if k >= 24 else None,
+                    liquidity_usd=liquidity,
+                    market_cap_usd=market_cap,
+                )
+                points = {name: _finite_or_none(values[name][k, i]) for name in DATA_POINTS}
+                score, reasons, parts = moonshot_score(rating=rating, points=points)
+                candidates.append(Candidate(tokens[token_id], rating, score, reasons, parts, price_usd=price))
+            candidates.sort(key=lambda c: (-c.score, c.token.id))
+            step.scored = len(candidates)
+            _picks_make(run=step, candidates=candidates, model=model, now=now, replayed=True)
+            open_picks.update({pick.token_id: pick for pick in step.picked})
+            run.picked += step.picked
+            run.exited += step.exited
+            scans.append(_scan_log(step, model=model, replayed=True))
+        MoonshotScan.objects.bulk_create(scans, batch_size=1000)
+    run.steps = len(scans)
+    run.first_step, run.last_step = scans[0].market_time, scans[-1].market_time
+    run.seconds = time.perf_counter() - started
+    logger.info(
+        "chain %s: replayed %s moonshot scans %s..%s in %.1fs: %s picks, %s closed",
+        chain_id,
+        run.steps,
+        run.first_step,
+        run.last_step,
+        run.seconds,
+        len(run.picked),
+        len(run.exited),
+    )
     return run

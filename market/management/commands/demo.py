@@ -23,8 +23,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chain.node import DEFAULT_STATE_PATH, ensure_local_node, node_chain_id, rpc_call, stop_local_node
 from market.services import chain_index_reset, chain_index_to_head, rpc_client
+from moonshots.services import moonshot_scan_log_reset
 
 HISTORY_DONE = "history done"
+
+
+def demo_state_path() -> Path:
+    """The demo chain's anvil state: ``var/chain/state.json`` (what ``make chain`` reuses), or
+    ``<VAR_DIR>/chain/state.json`` when ``VAR_DIR`` moves the demo elsewhere, so a demo on
+    another port and ``VAR_DIR`` never deletes or overwrites the default chain's state."""
+    default_var = Path(settings.BASE_DIR) / "var"
+    if Path(settings.VAR_DIR).resolve() == default_var.resolve():
+        return DEFAULT_STATE_PATH
+    return Path(settings.VAR_DIR) / "chain" / "state.json"
 
 
 class Command(BaseCommand):
@@ -68,7 +79,9 @@ class Command(BaseCommand):
             self.stdout.write(f"grade models not trained ({exc}); rule grades serve")
         else:
             call_command("compute_grades", "--chain-id", str(chain_id), stdout=self.stdout)
-        call_command("scan_moonshots", stdout=self.stdout)
+        # Moonshots over the simulated history, hour by hour and point in time, then now.
+        call_command("scan_moonshots", "--replay", stdout=self.stdout)
+        call_command("moonshot_report", "--chain-id", str(chain_id), stdout=self.stdout)
         call_command("create_demo_user", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"ready in {time.perf_counter() - started:.0f}s"))
         if options["no_serve"]:
@@ -99,10 +112,12 @@ class Command(BaseCommand):
         rpc = options["rpc"]
         if node_chain_id(rpc) is not None and not stop_local_node(rpc):
             raise CommandError(f"a node this project did not start answers at {rpc}; stop it or pass --rpc")
-        DEFAULT_STATE_PATH.unlink(missing_ok=True)
+        state_path = demo_state_path()
+        state_path.unlink(missing_ok=True)
         start = int(time.time() - options["days"] * 86_400) // 3600 * 3600
-        chain_id = ensure_local_node(rpc, DEFAULT_STATE_PATH, genesis_timestamp=start - 86_400)
+        chain_id = ensure_local_node(rpc, state_path, genesis_timestamp=start - 86_400)
         chain_index_reset(chain_id=chain_id)  # a new chain reuses the chain id: forget the old one
+        moonshot_scan_log_reset(chain_id=chain_id)
         log = self.log_dir / "simulator.log"
         self.stdout.write(
             f"simulating {options['tokens']} tokens x {options['days']:g} days on {rpc} (progress in {log}) ..."
