@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tmsite.settings")
@@ -17,6 +18,15 @@ app = Celery("tmsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["tmsite"])  # the project package is not an app, its tasks.py still counts
+
+
+@worker_init.connect
+def _worker_tracing(**_: object) -> None:
+    """Trace the worker's tasks (children forked by the prefork pool inherit the setup)."""
+    from tmsite.tracing import tracing_setup
+
+    tracing_setup()
+
 
 app.conf.beat_schedule = {
     "index-new-blocks": {

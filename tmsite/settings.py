@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "monitoring.middleware.RequestMetricsMiddleware",  # outermost: times everything, answers /metrics
     "tmsite.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,6 +124,8 @@ USE_TZ = True
 # --- Database ---------------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL")
+# Seconds per SQL statement in web processes (applied by tmsite/web.py); 0: off. Workers are uncapped.
+DB_WEB_STATEMENT_TIMEOUT = env_float("DB_WEB_STATEMENT_TIMEOUT", 30.0, minimum=0.0)
 if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
     if _db["ENGINE"] != "django.db.backends.postgresql":
@@ -366,6 +369,23 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # Health probes come from load balancers over plain HTTP inside the cluster.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Content Security Policy (django-csp): scripts and styles only from this site, never inline
+# (templates keep JS in static files; htmx is configured in base.html not to inject styles or
+# eval). The API docs views widen style-src for their third-party UIs (tmsite/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Metrics (Prometheus) ---------------------------------------------------------------
 
@@ -393,14 +413,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [trace=%(trace_id)s span=%(span_id)s] %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(trace_id)s %(span_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Every line names the OpenTelemetry trace and span it was written in (tmsite/tracing.py).
+    "filters": {"trace_context": {"()": "tmsite.tracing.TraceContextFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["trace_context"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # The request log middleware writes one line per request; runserver's own is noise.
@@ -408,6 +432,13 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Tracing (OpenTelemetry, tmsite/tracing.py) ----------------------------------------
+
+TRACING = env_bool("TRACING", True)  # record spans in web and worker processes (ids in every log line)
+OTEL_TRACES_EXPORTER = env_choice("OTEL_TRACES_EXPORTER", "none", ("none", "console", "otlp"))  # where spans go
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces")
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "tmsite")
 
 # --- Accounts (django-allauth: e-mail and password; Sign-In With Ethereum in wallets/) ----
 
@@ -419,6 +450,7 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = env_choice("ACCOUNT_EMAIL_VERIFICATION", "mandatory", ("mandatory", "optional", "none"))
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_ADAPTER = "wallets.adapter.AccountAdapter"  # account e-mail sent by a worker
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "ratings:ratings_page"
 ACCOUNT_LOGOUT_REDIRECT_URL = "ratings:ratings_page"
@@ -430,6 +462,15 @@ EMAIL_BACKEND = env_str(
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0, minimum=0.1)  # seconds per SMTP operation
+# Sign-in throttles (django-allauth's cache-backed rate limits, also applied to the SIWE views):
+# "N/<period>/<ip|key>", e.g. 5 failed logins per e-mail address per 5 minutes.
+ACCOUNT_RATE_LIMITS = {
+    "login": env_str("LOGIN_RATE_IP", "30/m/ip"),  # login attempts per client IP
+    "login_failed": env_str("LOGIN_FAILED_RATE", "10/m/ip,5/300s/key"),  # failed logins per IP and per address
+    "signup": env_str("SIGNUP_RATE_IP", "20/m/ip"),  # sign-ups per client IP
+    "siwe": env_str("SIWE_RATE", "20/m/ip"),  # SIWE challenges and verifications per client IP
+}
 # Sign-In With Ethereum (EIP-4361): chains whose signatures are accepted, and how long a nonce lives.
 SIWE_CHAIN_IDS = [int(c) for c in env_list("SIWE_CHAIN_IDS", [str(CHAIN_ID)])]
 SIWE_NONCE_TTL = env_int("SIWE_NONCE_TTL", 300, minimum=10)  # seconds a sign-in message stays valid

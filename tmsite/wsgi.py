@@ -1,7 +1,12 @@
 import os
 
+import django
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tmsite.settings")
+django.setup(set_prefix=False)
 
+from tmsite.web import web_process_setup  # noqa: E402  (needs settings)
+
+web_process_setup()
 application = get_wsgi_application()

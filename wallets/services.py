@@ -5,9 +5,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from eth_utils import to_checksum_address
@@ -185,3 +187,26 @@ def _wallet_user_create(*, address: str) -> User:
     user.set_unusable_password()
     user.save()
     return user
+
+
+def email_payload(message: EmailMessage) -> dict[str, Any]:
+    """A rendered message as JSON-safe fields, for ``send_email_task``."""
+    return {
+        "subject": str(message.subject),
+        "body": str(message.body),
+        "from_email": str(message.from_email),
+        "to": [str(address) for address in message.to],
+        "headers": {str(k): str(v) for k, v in message.extra_headers.items()},
+        "alternatives": [[str(content), str(mimetype)] for content, mimetype in getattr(message, "alternatives", [])],
+    }
+
+
+def email_send_later(*, message: EmailMessage) -> None:
+    """Queue ``message`` for a worker.
+
+    Not deferred to ``on_commit``: allauth commits the account (autocommit, no request
+    transaction) before it renders the mail, and the message carries everything it needs.
+    """
+    from wallets.tasks import send_email_task
+
+    send_email_task.delay(email_payload(message))

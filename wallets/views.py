@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -25,6 +26,18 @@ from wallets.selectors import user_wallets, watchlist_get_for_user, watchlist_it
 from wallets.services import siwe_challenge_issue, siwe_sign_in, watchlist_token_set
 
 WATCH_TEMPLATE = "wallets/watchlist_page.html#watch-button"
+SIWE_THROTTLED = "too many wallet sign-in attempts from this address; try again in a minute"
+
+
+def _siwe_throttled(request: HttpRequest) -> JsonResponse | None:
+    """A 429 once this client spent its SIWE attempts (``ACCOUNT_RATE_LIMITS["siwe"]``).
+
+    Counted in the cache by django-allauth's rate limiter, the same one that throttles
+    e-mail logins, so both sign-in paths share one mechanism and one store.
+    """
+    if ratelimit.consume(request, action="siwe"):
+        return None
+    return JsonResponse({"error": SIWE_THROTTLED}, status=429, headers={"Retry-After": "60"})
 
 
 def _user(request: HttpRequest) -> User:
@@ -89,6 +102,8 @@ def _session_key(request: HttpRequest) -> str:
 @require_POST
 def siwe_challenge(request: HttpRequest) -> JsonResponse:
     """The EIP-4361 message for ``{address, chain_id}`` (JSON body) to sign, with a fresh nonce."""
+    if throttled := _siwe_throttled(request):
+        return throttled
     try:
         body = json.loads(request.body or b"{}")
         challenge = siwe_challenge_issue(
@@ -108,6 +123,8 @@ def siwe_challenge(request: HttpRequest) -> JsonResponse:
 @require_POST
 def siwe_verify(request: HttpRequest) -> JsonResponse:
     """Check ``{message, signature}``; sign in (or link the wallet when already signed in)."""
+    if throttled := _siwe_throttled(request):
+        return throttled
     try:
         body = json.loads(request.body or b"{}")
         message, signature = str(body["message"]), str(body["signature"])

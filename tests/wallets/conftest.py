@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from tests.site.factories import persona_make
 from wallets.models import User
@@ -22,3 +23,9 @@ def bob(db) -> User:  # type: ignore[no-untyped-def]
 def alice_client(client, alice):  # type: ignore[no-untyped-def]
     client.force_login(alice)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttles() -> None:
+    """Sign-in rate limits count per client IP in the cache; every test client is 127.0.0.1."""
+    cache.clear()

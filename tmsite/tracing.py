@@ -1,0 +1,98 @@
+"""OpenTelemetry tracing: one trace from a web request through its SQL, cache and RPC calls
+into the Celery tasks it enqueues.
+
+``tracing_setup()`` runs once per process from the entry points (``tmsite/asgi.py``,
+``tmsite/wsgi.py``, the Celery worker in ``tmsite/celery.py``); management commands and
+benchmarks stay uninstrumented. Spans are recorded whatever the exporter, so every log line
+can name its trace and span (``TraceContextFilter``); ``OTEL_TRACES_EXPORTER`` only decides
+where finished spans go: nowhere (``none``, the default), stdout (``console``) or an OTLP/HTTP
+collector (``otlp``, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``).
+
+Context crosses the broker in the task message headers (W3C ``traceparent``), written by the
+Celery instrumentation when a task is published and read when a worker runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from opentelemetry import trace
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+_provider: TracerProvider | None = None
+
+
+class TraceContextFilter(logging.Filter):
+    """Adds ``trace_id`` and ``span_id`` (hex; empty outside a span) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = trace.format_trace_id(context.trace_id)
+            record.span_id = trace.format_span_id(context.span_id)
+        else:
+            record.trace_id = record.span_id = ""
+        return True
+
+
+def _instrumentors() -> list[object]:
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    # requests is the HTTP client under web3's HTTPProvider and the project's RpcClient.
+    return [
+        DjangoInstrumentor(),
+        PsycopgInstrumentor(),
+        RedisInstrumentor(),
+        CeleryInstrumentor(),
+        RequestsInstrumentor(),
+    ]
+
+
+def instrument(provider: TracerProvider) -> None:
+    """Patch Django, psycopg, Redis, Celery and requests to record spans on ``provider``."""
+    for instrumentor in _instrumentors():
+        instrumentor.instrument(tracer_provider=provider)  # type: ignore[attr-defined]
+
+
+def uninstrument() -> None:
+    for instrumentor in _instrumentors():
+        instrumentor.uninstrument()  # type: ignore[attr-defined]
+
+
+def build_provider(*, exporter: str, service_name: str, otlp_endpoint: str) -> TracerProvider:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+    return provider
+
+
+def tracing_setup() -> TracerProvider | None:
+    """Install the provider from settings and instrument the libraries; idempotent per process."""
+    global _provider
+    from django.conf import settings
+
+    if _provider is not None or not settings.TRACING:
+        return _provider
+    _provider = build_provider(
+        exporter=settings.OTEL_TRACES_EXPORTER,
+        service_name=settings.OTEL_SERVICE_NAME,
+        otlp_endpoint=settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    )
+    trace.set_tracer_provider(_provider)
+    instrument(_provider)
+    return _provider
