@@ -15,10 +15,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
@@ -28,13 +29,13 @@ from market.selectors import top_holders
 from moonshots import selectors as moonshot_selectors
 from ratings import selectors as rating_selectors
 from ratings.models import GradeInterval, RiskFlag, Signal
+from ratings.page_parts import cached_part, ratings_table, token_page_parts
 from ratings.page_selectors import (
     DEFAULT_SORT,
     SORT_KEYS,
     RatingsQuery,
     rating_of,
     ratings_market_time,
-    ratings_rows,
     token_by_address,
     token_candles,
     token_volatility_patterns,
@@ -106,13 +107,16 @@ def _column_headers(sort: str, descending: bool) -> list[dict[str, Any]]:
     return headers
 
 
+RATINGS_TEMPLATE = "ratings/ratings_page.html"
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
     """Every token's market figures and grades; filter, sort and page through them.
 
-    Queries do not grow with the rows shown: market time, count, the page, plus the
-    watchlist ids for a signed-in user.
+    Queries do not grow with the rows shown: market time, then count and page unless the
+    table is cached (``ratings.page_parts``), plus the watchlist ids for a signed-in user.
     """
     form = RatingsFilterForm(request.GET)
     values = form.values()
@@ -138,28 +142,36 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
         token_ids=token_ids,
     )
     as_of = ratings_market_time()
-    page = None
-    rows: list[Any] = []
-    if tab != "moonshots" and not (tab == "watchlist" and not request.user.is_authenticated):
-        paginator = Paginator(ratings_rows(query=query, as_of=as_of), settings.RATINGS_PAGE_SIZE)
-        page = paginator.get_page(request.GET.get("page"))
-        rows = [(token, rating_of(token)) for token in page.object_list]
-    context = {
-        **(_moonshots_context(request) if tab == "moonshots" else {}),
-        "form": form,
-        "tab": tab,
-        "tabs": TABS,
-        "page": page,
-        "rows": rows,
-        "watched": watched,
-        "as_of": as_of,
-        "headers": _column_headers(sort, descending),
-        "sort": sort,
-    }
-    template = "ratings/ratings_page.html"
+
+    def content() -> str:
+        table = None
+        if tab != "moonshots" and not (tab == "watchlist" and not request.user.is_authenticated):
+            table = ratings_table(query=query, as_of=as_of, page=request.GET.get("page"))
+        context = {
+            **(_moonshots_context(request) if tab == "moonshots" else {}),
+            "form": form,
+            "tab": tab,
+            "tabs": TABS,
+            "table": table,
+            "watched": watched,
+            "as_of": as_of,
+            "headers": _column_headers(sort, descending),
+            "sort": sort,
+        }
+        return render_to_string(f"{RATINGS_TEMPLATE}#{part}", context, request)
+
+    part = "ratings-content"
     if request.htmx and not request.htmx.history_restore_request:
-        template += "#ratings-table"
-    return render(request, template, context)
+        part = "ratings-table"
+    if tab == "all" and not request.user.is_authenticated:
+        # Signed out, the part depends only on the query string, the graded data and the
+        # market time; the CSRF token and header are rendered around it per request.
+        html = cached_part(name=f"ratings-html-{part}", depends_on=(request.get_full_path(), as_of), build=content)
+    else:
+        html = content()
+    if part == "ratings-table":
+        return HttpResponse(html)
+    return render(request, RATINGS_TEMPLATE, {"content": mark_safe(html)})  # rendered by the template engine
 
 
 def _swap_url() -> str | None:
@@ -201,7 +213,13 @@ def _interval(request: HttpRequest) -> str:
 @require_GET
 @vary_on_headers("HX-Request")
 def token_page(request: HtmxHttpRequest, chain_id: int, address: str) -> HttpResponse:
-    """One token: chart, grades and why, signals, data points, holders, whales, risks."""
+    """One token: chart, grades and why, signals, data points, holders, whales, risks.
+
+    The chart, grades, patterns, data points, holders and whales come rendered from
+    ``ratings.page_parts`` (cached until new grades or a new market block; holders and whales
+    for at most the live-poll interval); fundamentals and the watchlist button are read per
+    request.
+    """
     token = _get_token(chain_id, address)
     rating = rating_of(token)
     template = "ratings/token_page.html"
@@ -214,32 +232,50 @@ def token_page(request: HtmxHttpRequest, chain_id: int, address: str) -> HttpRes
         if part == "whale-feed":
             return render(request, template + "#whale-feed", {**live, "whales": list(token_whale_feed(token=token))})
     interval = _interval(request)
-    holders = list(top_holders(token=token, limit=20))
-    supply = token.total_supply or 0
-    holder_rows = [(h, (h.balance / supply) if supply else None, token.units(h.balance)) for h in holders]
-    grades = [
-        {"time": int(g.at.timestamp()), "trader": g.trader_grade, "investor": g.investor_grade}
-        for g in rating_selectors.grade_history(token=token, interval=GradeInterval.HOUR, limit=720)
-    ]
+
+    def live_context() -> dict[str, Any]:
+        """Holders and whales, for their cached part (kept for the live-poll interval)."""
+        holders = list(top_holders(token=token, limit=20))
+        supply = token.total_supply or 0
+        holder_rows = [(h, (h.balance / supply) if supply else None, token.units(h.balance)) for h in holders]
+        return {**live, "request": request, "holders": holder_rows, "whales": list(token_whale_feed(token=token))}
+
+    def heavy_context() -> dict[str, Any]:
+        """What the cached parts show: run only when they are not in the cache."""
+        grades = [
+            {"time": int(g.at.timestamp()), "trader": g.trader_grade, "investor": g.investor_grade}
+            for g in rating_selectors.grade_history(token=token, interval=GradeInterval.HOUR, limit=720)
+        ]
+        return {
+            **live,
+            "chart_data": {
+                "candles_url": request.path + "candles.json",
+                "interval": interval,
+                "candles": token_candles(token=token, interval=interval),
+                "grades": grades,
+                "poll_seconds": settings.LIVE_CANDLE_POLL_SECONDS,
+            },
+            "interval": interval,
+            "intervals": Interval.choices,
+            "data_points": rating_selectors.token_data_points(token=token),
+            "signals": list(rating_selectors.signal_history(token=token)[:20]),
+            "anomalies": list(rating_selectors.token_anomalies(token=token, limit=20)),
+            "risk_flags": list(rating_selectors.token_risk_flags(token=token)),
+            "patterns": token_volatility_patterns(token=token),
+        }
+
+    parts = token_page_parts(
+        token=token,
+        rating=rating,
+        path=request.path,
+        interval=interval,
+        build_context=heavy_context,
+        build_live_context=live_context,
+    )
     context = {
         **live,
-        "interval": interval,
-        "intervals": Interval.choices,
-        "chart_data": {
-            "candles_url": request.path + "candles.json",
-            "interval": interval,
-            "candles": token_candles(token=token, interval=interval),
-            "grades": grades,
-            "poll_seconds": settings.LIVE_CANDLE_POLL_SECONDS,
-        },
-        "data_points": rating_selectors.token_data_points(token=token),
-        "signals": list(rating_selectors.signal_history(token=token)[:20]),
-        "anomalies": list(rating_selectors.token_anomalies(token=token, limit=20)),
-        "risk_flags": list(rating_selectors.token_risk_flags(token=token)),
+        "parts": parts,
         "fundamentals": token_fundamentals(token=token),
-        "holders": holder_rows,
-        "whales": list(token_whale_feed(token=token)),
-        "patterns": token_volatility_patterns(token=token),
         "watched": token.pk in watchlist_token_ids(user=request.user),  # type: ignore[arg-type]
         "watchlist": watchlist_default(user=request.user),  # type: ignore[arg-type]
     }

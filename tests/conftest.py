@@ -64,6 +64,15 @@ def _eager_celery() -> Iterator[None]:
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _fresh_page_cache() -> None:
+    """Every test starts with nothing cached from another test's rows: test data repeats market
+    times and token ids, which the cached pages' keys are made of (tmsite/api/caching.py)."""
+    from tmsite.api.caching import data_version_bump
+
+    data_version_bump()
+
+
 @pytest.fixture
 def admin_user(db):  # type: ignore[no-untyped-def]
     from wallets.services import demo_user_ensure

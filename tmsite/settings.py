@@ -492,6 +492,9 @@ MOONSHOT_MAX_HOLDING_HOURS = env_float("MOONSHOT_MAX_HOLDING_HOURS", 168.0, mini
 # --- Site pages -------------------------------------------------------------------------
 
 RATINGS_PAGE_SIZE = env_int("RATINGS_PAGE_SIZE", 50, minimum=1)  # rows per ratings table page
+# seconds a rendered ratings table or token page part stays cached (0: off); new grades or a
+# new market block change the key before then (ratings/page_parts.py)
+PAGE_CACHE_TTL = env_int("PAGE_CACHE_TTL", 300, minimum=0)
 LIVE_PRICE_POLL_SECONDS = env_int("LIVE_PRICE_POLL_SECONDS", 10, minimum=1)  # token price/whale feed refresh
 LIVE_CANDLE_POLL_SECONDS = env_int("LIVE_CANDLE_POLL_SECONDS", 15, minimum=1)  # chart refresh
 
