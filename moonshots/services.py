@@ -478,10 +478,8 @@ def moonshots_replay(
     first, last = span  # hour starts; the last hour may still be filling, so it is left to a live scan
     lower = max(first + REPLAY_WARMUP, since or first)
     cursor = replay_cursor(chain_id=chain_id)
-    if cursor is not None:
-        lower = max(lower, cursor + timedelta(microseconds=1))
     upper = min(last, until) if until is not None else last  # step times are hour ends
-    if upper < lower:
+    if upper < lower or (cursor is not None and upper <= cursor):
         return run
     last_row_start = upper.replace(minute=0, second=0, microsecond=0) - HOUR
     load_from = max(first, (lower - HOUR - timedelta(days=32)).replace(hour=0, minute=0, second=0, microsecond=0))
@@ -491,8 +489,10 @@ def moonshots_replay(
     if panel is None:
         return run
     ends = panel.times + np.timedelta64(3600, "s")
-    lower_np = np.datetime64(lower.replace(tzinfo=None), "s")
-    eligible = np.flatnonzero(ends >= lower_np)
+    eligible = ends >= np.datetime64(lower.replace(tzinfo=None), "s")
+    if cursor is not None:  # strictly after: the cursor's own hour was judged already
+        eligible &= ends.astype("datetime64[us]") > np.datetime64(cursor.replace(tzinfo=None), "us")
+    eligible = np.flatnonzero(eligible)
     if not len(eligible):
         return run
     step_rows = eligible[:: max(1, step_hours)]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import statistics
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from market.models import Candle, Interval
@@ -135,6 +137,45 @@ def test_track_record_equals_a_recomputation_from_stored_picks_and_candles():
     assert record.mean_roi_pct == pytest.approx(statistics.fmean(rois))
     assert (record.best_roi_pct, record.worst_roi_pct) == pytest.approx((200.0, -50.0))
     assert record.basket_mean_roi_pct == pytest.approx(statistics.fmean([basket_full, basket_full, basket_half]))
+
+
+def test_moonshot_report_prints_the_track_record_recomputed_from_stored_picks():
+    tokens = [token_make(i) for i in range(1, 4)]
+    for token in tokens:
+        rating_make(token, trader=60.0, investor=50.0)
+    _candles(tokens[0], {12: 1.0, 8: 2.0, 0: 2.0})
+    _candles(tokens[1], {12: 4.0, 8: 3.0, 0: 2.0})
+    _candles(tokens[2], {12: 2.0, 8: 2.0, 0: 3.0})
+    for token, entry, exit_price, hours_ago, replayed in [
+        (tokens[0], 1.0, 1.8, 12, True),
+        (tokens[1], 4.0, 3.0, 8, True),
+        (tokens[2], 2.0, 3.0, 8, False),
+    ]:
+        pick = pick_make(token, entry=entry, hours_ago=hours_ago, replayed=replayed)
+        moonshot_close(pick=pick, exited_at=MARKET_TIME, exit_price_usd=exit_price, exit_reason="max_holding")
+    out = StringIO()
+
+    call_command("moonshot_report", "--chain-id", "31337", stdout=out)
+
+    # By hand from the stored picks: ROI +80%, -25%, +50%.
+    stored = Moonshot.objects.filter(chain_id=31337, exited_at__isnull=False)
+    rois = sorted((p.exit_price_usd / p.entry_price_usd - 1) * 100 for p in stored)
+    assert rois == pytest.approx([-25.0, 50.0, 80.0])
+    # Basket over 12h ago..now: +100%, -50%, +50%; over 8h ago..now: 0%, -33.3%, +50%.
+    basket_12h, basket_8h = statistics.fmean([100.0, -50.0, 50.0]), statistics.fmean([0.0, -100 / 3, 50.0])
+    baskets = [basket_12h, basket_8h, basket_8h]
+    report = out.getvalue()
+    assert "closed picks: 3 (0 open; 2 closed picks from a point-in-time replay of history)" in report
+    assert "2025-03-01 00:00 to 2025-03-01 12:00 UTC" in report
+    assert f"hit rate (ROI > 0): {2 / 3 * 100:.1f}% (2/3)" in report
+    assert (
+        f"ROI median {statistics.median(rois):+.2f}%, mean {statistics.fmean(rois):+.2f}%, "
+        f"best {max(rois):+.2f}%, worst {min(rois):+.2f}%"
+    ) in report
+    assert (
+        f"same holding periods: median {statistics.median(baskets):+.2f}%, mean {statistics.fmean(baskets):+.2f}%"
+    ) in report
+    assert f"held over the whole period: {basket_12h:+.2f}%" in report
 
 
 def test_moonshots_tab_lists_open_picks_and_the_past_toggle_shows_closed_ones(client):
