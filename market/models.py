@@ -69,6 +69,8 @@ class Token(models.Model):
                 condition=Q(decimals__isnull=True) | Q(decimals__lte=77), name="token_decimals_sane"
             ),
         ]
+        # The market's "now" (newest market_updated_at), read by every ratings page request.
+        indexes = [models.Index(fields=["market_updated_at"], name="token_market_time")]
 
     def __str__(self) -> str:
         return self.symbol or self.address

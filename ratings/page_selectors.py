@@ -146,8 +146,13 @@ SIGNAL_CHOICES = Signal.choices
 
 
 def token_by_address(*, chain_id: int, address: str) -> Token | None:
-    """The token at an address, matched case-insensitively (links may be lower-cased)."""
-    return Token.objects.select_related("rating").filter(chain_id=chain_id, address__iexact=address).first()
+    """The token at an address, matched case-insensitively (links may be lower-cased).
+
+    The exact address first: it is what the site links to, and the unique index answers it;
+    a case-insensitive match scans every token of the chain.
+    """
+    tokens = Token.objects.select_related("rating").filter(chain_id=chain_id)
+    return tokens.filter(address=address).first() or tokens.filter(address__iexact=address).first()
 
 
 CANDLE_LIMITS = {Interval.MINUTE: 720, Interval.HOUR: 720, Interval.DAY: 365}  # bars per chart

@@ -275,7 +275,13 @@ def token_page(request: HtmxHttpRequest, chain_id: int, address: str) -> HttpRes
     context = {
         **live,
         "parts": parts,
-        "fundamentals": token_fundamentals(token=token),
+        # Editorial text, not per user (the staff-only link around it is rendered per request).
+        "fundamentals": cached_part(
+            name="token-fundamentals",
+            depends_on=(token.pk,),
+            ttl=settings.LIVE_PRICE_POLL_SECONDS,
+            build=lambda: token_fundamentals(token=token),
+        ),
         "watched": token.pk in watchlist_token_ids(user=request.user),  # type: ignore[arg-type]
         "watchlist": watchlist_default(user=request.user),  # type: ignore[arg-type]
     }
