@@ -13,6 +13,10 @@ WORKERS ?= 2
 NODE_STAMP := node_modules/.installed
 CONTRACTS_STAMP := var/build/contracts/.stamp
 CHAIN_URL ?= http://127.0.0.1:8545
+# Prometheus metric files of multi-process servers, one directory per server, emptied as it starts.
+METRICS_DIR ?= var/metrics
+QUEUES ?= indexing,grading,swap,default
+METRICS_WORKER_PORT ?= 9808
 
 .PHONY: run serve test lint fmt typecheck install deps-node contracts migrate chain chain-stop chain-status \
 	index worker beat clean browser-deps bench-index bench-swap
@@ -59,11 +63,16 @@ run: migrate
 # Production-shaped: the ASGI app under granian with several worker processes.
 serve: migrate
 	DEBUG=$${DEBUG:-0} $(PY) manage.py collectstatic --noinput --verbosity 0
-	DEBUG=$${DEBUG:-0} $(VENV)/bin/granian --interface asgi --host $(HOST) --port $(PORT) \
+	rm -rf $(METRICS_DIR)/web-$(PORT) && mkdir -p $(METRICS_DIR)/web-$(PORT)
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)/web-$(PORT) DEBUG=$${DEBUG:-0} \
+		$(VENV)/bin/granian --interface asgi --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-ws tmsite.asgi:application
 
+# One worker per workload if you like: `make worker QUEUES=indexing METRICS_WORKER_PORT=9809`.
 worker: install
-	$(VENV)/bin/celery -A tmsite worker --loglevel INFO --concurrency $${CONCURRENCY:-2}
+	rm -rf $(METRICS_DIR)/worker-$(METRICS_WORKER_PORT) && mkdir -p $(METRICS_DIR)/worker-$(METRICS_WORKER_PORT)
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)/worker-$(METRICS_WORKER_PORT) METRICS_WORKER_PORT=$(METRICS_WORKER_PORT) \
+		$(VENV)/bin/celery -A tmsite worker --loglevel INFO --concurrency $${CONCURRENCY:-2} -Q $(QUEUES)
 
 beat: install
 	$(VENV)/bin/celery -A tmsite beat --loglevel INFO
