@@ -8,6 +8,7 @@ lengths and one batched JSON-RPC request to the node, each under a short timeout
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -182,8 +183,8 @@ def queue_lengths() -> dict[str, int]:
 
     lengths: dict[str, int] = {}
     with app.connection_for_read() as conn:
-        conn.ensure_connection(max_retries=1, timeout=settings.READYZ_TIMEOUT)
-        channel = conn.default_channel
+        conn.ensure_connection(max_retries=1, timeout=math.ceil(settings.READYZ_TIMEOUT))
+        channel: Any = conn.default_channel  # a transport's channel: queue_declare is not on the stub
         for queue in workload_queues():
             try:
                 lengths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)

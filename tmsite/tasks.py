@@ -9,7 +9,7 @@ HEARTBEAT_CACHE_KEY = "worker:heartbeat"
 
 
 @shared_task(bind=True, ignore_result=True, soft_time_limit=5, time_limit=10)
-def heartbeat_task(self, queue: str = "default") -> float:  # type: ignore[no-untyped-def]
+def heartbeat_task(self, queue: str = "default") -> float:
     """Record that a worker picked a task off ``queue`` just now (unix seconds).
 
     The beat schedule sends one to every workload queue, so the system page can tell, per

@@ -8,10 +8,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 METRICS_TOKEN = "test-metrics-token"
 
-Scrape = Callable[[], dict[tuple[str, tuple[tuple[str, str], ...]], float]]
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+Scrape = Callable[[], Samples]
 
 
-def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def parse_metrics(text: str) -> Samples:
     """Prometheus text -> {(sample name, sorted labels): value}; fails on malformed output."""
     samples = {}
     for family in text_string_to_metric_families(text):
@@ -20,17 +21,17 @@ def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
     return samples
 
 
-def value(samples: dict, name: str, **labels: str) -> float | None:  # type: ignore[type-arg]
+def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
 @pytest.fixture
-def scrape(settings) -> Scrape:  # type: ignore[no-untyped-def]
+def scrape(settings) -> Scrape:
     """GET /metrics with the bearer token, parsed."""
     settings.METRICS_TOKEN = METRICS_TOKEN
     settings.METRICS_ALLOWED_IPS = []
 
-    def get() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    def get() -> Samples:
         response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
         assert response.status_code == 200, response.content
         assert response["Content-Type"].startswith("text/plain; version=0.0.4")

@@ -28,7 +28,7 @@ def _expressions() -> dict[str, list[str]]:
 
 
 @pytest.mark.django_db
-def test_rules_and_dashboard_name_only_exported_metrics(scrape) -> None:  # type: ignore[no-untyped-def]
+def test_rules_and_dashboard_name_only_exported_metrics(scrape) -> None:
     scrape()  # checks access and format
     text = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}").content.decode()
     # Families are listed (HELP/TYPE) even before they have a sample.

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.monitoring.conftest import METRICS_TOKEN, value
+from tests.monitoring.conftest import METRICS_TOKEN, Samples, value
 
 pytestmark = pytest.mark.django_db
 
 COUNT = "tmsite_http_request_duration_seconds_count"
 
 
-def test_metrics_refused_without_the_token_and_served_with_it(settings) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_refused_without_the_token_and_served_with_it(settings) -> None:
     settings.METRICS_TOKEN = METRICS_TOKEN
     settings.METRICS_ALLOWED_IPS = []
     client = Client()
@@ -24,7 +24,7 @@ def test_metrics_refused_without_the_token_and_served_with_it(settings) -> None:
     assert b"# TYPE tmsite_http_request_duration_seconds histogram" in served.content
 
 
-def test_metrics_served_to_the_allow_list_only_by_peer_address(settings) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_served_to_the_allow_list_only_by_peer_address(settings) -> None:
     settings.METRICS_TOKEN = ""
     settings.METRICS_ALLOWED_IPS = ["10.20.0.0/16"]
     client = Client()
@@ -36,7 +36,7 @@ def test_metrics_served_to_the_allow_list_only_by_peer_address(settings) -> None
     assert client.get("/metrics", REMOTE_ADDR="192.0.2.7", HTTP_AUTHORIZATION="Bearer ").status_code == 403
 
 
-def test_metrics_answer_any_host_name_prometheus_uses(settings) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_answer_any_host_name_prometheus_uses(settings) -> None:
     """Prometheus addresses each web process by IP:port, which ALLOWED_HOSTS does not list."""
     settings.METRICS_TOKEN = METRICS_TOKEN
     client = Client(HTTP_HOST="10.0.0.5:8000")
@@ -44,7 +44,7 @@ def test_metrics_answer_any_host_name_prometheus_uses(settings) -> None:  # type
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}").status_code == 200
 
 
-def test_request_latency_counted_by_route_name_and_status(scrape) -> None:  # type: ignore[no-untyped-def]
+def test_request_latency_counted_by_route_name_and_status(scrape) -> None:
     before = scrape()
     client = Client()
     for _ in range(3):
@@ -63,7 +63,7 @@ def test_request_latency_counted_by_route_name_and_status(scrape) -> None:  # ty
     assert not any(name == COUNT and dict(labels).get("route") == "metrics" for name, labels in after)
 
 
-def test_cache_hits_and_misses_and_query_time_are_counted(scrape) -> None:  # type: ignore[no-untyped-def]
+def test_cache_hits_and_misses_and_query_time_are_counted(scrape) -> None:
     from django.core.cache import cache
 
     from wallets.models import User
@@ -76,7 +76,7 @@ def test_cache_hits_and_misses_and_query_time_are_counted(scrape) -> None:  # ty
     User.objects.filter(username="nobody").exists()
     third = scrape()
 
-    def delta(old: dict, new: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+    def delta(old: Samples, new: Samples, name: str, **labels: str) -> float:
         return (value(new, name, **labels) or 0) - (value(old, name, **labels) or 0)
 
     for result in ("hit", "miss"):

@@ -26,7 +26,7 @@ MAX_REQUESTS = 2000
 
 
 @pytest.mark.slow
-def test_metrics_add_up_across_two_server_worker_processes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_add_up_across_two_server_worker_processes(tmp_path) -> None:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     port = free_port()

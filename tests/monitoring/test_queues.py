@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kombu import Connection
 
@@ -33,14 +35,13 @@ def test_every_project_task_is_routed_to_its_workload_queue() -> None:
 
 
 @pytest.mark.redis
-def test_sent_tasks_land_on_their_queue_in_redis(redis_url) -> None:  # type: ignore[no-untyped-def]
+def test_sent_tasks_land_on_their_queue_in_redis(redis_url) -> None:
     from market.tasks import index_new_blocks_task
     from ratings.tasks import compute_grades_task
     from tmsite.tasks import heartbeat_task
 
     previous = (celery_app.conf.task_always_eager, celery_app.conf.broker_url)
-    celery_app.conf.task_always_eager = False
-    celery_app.conf.broker_url = redis_url
+    celery_app.conf.update(task_always_eager=False, broker_url=redis_url)
     try:
         before = queue_lengths()
         index_new_blocks_task.delay(999_001)
@@ -51,6 +52,7 @@ def test_sent_tasks_land_on_their_queue_in_redis(redis_url) -> None:  # type: ig
         assert {q: after[q] - before[q] for q in after} == {"indexing": 1, "grading": 2, "swap": 1, "default": 0}
     finally:
         with Connection(redis_url) as conn:
+            channel: Any = conn.default_channel
             for queue in ("indexing", "grading", "swap"):
-                conn.default_channel.queue_purge(queue)
-        celery_app.conf.task_always_eager, celery_app.conf.broker_url = previous
+                channel.queue_purge(queue)
+        celery_app.conf.update(task_always_eager=previous[0], broker_url=previous[1])

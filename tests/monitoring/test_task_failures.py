@@ -17,9 +17,7 @@ pytestmark = pytest.mark.django_db
 TASK = "market.tasks.index_new_blocks_task"
 
 
-def test_task_failing_on_a_dead_node_is_counted_and_listed_with_its_reason(  # type: ignore[no-untyped-def]
-    settings, scrape, admin_user
-) -> None:
+def test_task_failing_on_a_dead_node_is_counted_and_listed_with_its_reason(settings, scrape, admin_user) -> None:
     settings.WEB3_PROVIDER_URI = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     settings.RPC_RETRIES = 0
     before = scrape()
