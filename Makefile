@@ -19,7 +19,7 @@ QUEUES ?= indexing,grading,swap,default
 METRICS_WORKER_PORT ?= 9808
 
 .PHONY: run serve test lint fmt typecheck install deps-node contracts migrate chain chain-stop chain-status \
-	index worker beat clean browser-deps bench-index bench-swap
+	index worker beat clean browser-deps bench-index bench-swap bench-api wrk-deps
 
 $(PIP_STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -93,6 +93,22 @@ bench-index: install
 # Swap quotes: 1,000 random requests over 250+ pools on a fresh anvil vs the routers' getAmountsOut.
 bench-swap: install
 	$(PY) bench/swap_bench.py
+
+# Load, soak and faults: locust against granian + worker + beat + simulator on free ports (bench/README.md).
+# A 60 s run by default; LOAD_ARGS="--soak 1800 --faults" for the soak.
+.PHONY: bench-load
+bench-load: install
+	$(PY) bench/load_bench.py $(LOAD_ARGS)
+
+# Debian's wrk, the load generator of the API benchmark.
+wrk-deps:
+	@command -v wrk >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }
+
+# Public API: token list and detail (uncached, cached) vs FastAPI + asyncpg and fixed bytes, wrk -c64.
+bench-api: install wrk-deps
+	$(PY) -m bench.api_bench $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
@@ -13,6 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from tmsite.api import hot
 from tmsite.api.auth import ApiKeyAuthentication
 from tmsite.api.caching import cached_json
 from tmsite.api.pagination import ApiCursorPagination
@@ -32,6 +34,13 @@ class ApiView(GenericAPIView):
     pagination_class = ApiCursorPagination
     cursor_ordering: tuple[str, ...] = ("-id",)
     cache_responses = False  # hot public data: cached, with ETag / Last-Modified
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.cache_responses:
+            answer = hot.cached_answer(request, allow=", ".join(self.allowed_methods))
+            if answer is not None:
+                return answer
+        return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # DRF order, except that throttling comes before permissions, so that every answer
@@ -56,11 +65,15 @@ class ApiView(GenericAPIView):
     def get_cursor_ordering(self) -> tuple[str, ...]:
         return self.cursor_ordering
 
-    def page(self, queryset: Any, **context: Any) -> dict[str, Any]:
-        """One cursor page of ``queryset`` through the view's serializer, enveloped."""
+    def page(self, queryset: Any, *, rows_out: Callable[[Any], Any] | None = None, **context: Any) -> dict[str, Any]:
+        """One cursor page of ``queryset`` through the view's serializer (or ``rows_out`` for each
+        row, for ``values()`` querysets), enveloped."""
         paginator = self.paginator
         assert paginator is not None
         rows = paginator.paginate_queryset(queryset, self.request, view=self)
+        assert rows is not None
+        if rows_out is not None:
+            return paginator.envelope([rows_out(row) for row in rows])
         serializer = self.get_serializer(rows, many=True, context={**self.get_serializer_context(), **context})
         return paginator.envelope(serializer.data)
 

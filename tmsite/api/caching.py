@@ -1,11 +1,13 @@
 """Cached hot responses, ETag / Last-Modified and 304s.
 
-A cached answer lives under a key that includes the *data version*, a token in the cache
-that ``data_version_bump()`` replaces whenever new grades land (``ratings.services.
-ratings_compute`` calls it), so every cached list and detail is invalidated at once; entries
-also expire after ``API_CACHE_TTL`` seconds for data the indexer moves in between (candles,
-whale transfers). The ETag is a hash of the body, so a 304 is only ever sent for the exact
-bytes the client holds.
+A cached answer lives under its URL and carries the *data version* it was built under, a
+token in the cache that ``data_version_bump()`` replaces whenever new grades land
+(``ratings.services.ratings_compute`` calls it), so every cached list and detail is stale at
+once; entries also expire after ``API_CACHE_TTL`` seconds for data the indexer moves in
+between (candles, whale transfers). The ETag is a hash of the body, so a 304 is only ever sent
+for the exact bytes the client holds. The version is kept inside the entry rather than in its
+key so that ``tmsite.api.hot`` can read the answer, the version, the API key and the throttle
+counters in one cache round trip.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date, parse_http_date_safe
-from rest_framework.request import Request
 
 from tmsite.api.renderers import render_json
 
 VERSION_KEY = "api:data-version"
+
+# (data version, body, ETag, built at in Unix seconds)
+CachedAnswer = tuple[str, bytes, str, int]
 
 
 def data_version() -> str:
@@ -40,27 +44,50 @@ def data_version_bump() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, None)
 
 
+def response_key(request: HttpRequest) -> str:
+    """Cache key of the answer to this URL (scheme, host, path and query string)."""
+    return "api:resp:" + hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
+
+
 def _etag_matches(header: str, etag: str) -> bool:
     candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
     return "*" in candidates or etag in candidates
 
 
-def cached_json(request: Request, build: Callable[[], Any]) -> HttpResponse:
-    """``build()``'s JSON, from the cache when fresh; 304 when the client's copy matches."""
-    ttl = settings.API_CACHE_TTL
-    key = "api:resp:" + hashlib.sha256(f"{data_version()}|{request.build_absolute_uri()}".encode()).hexdigest()
-    entry = cache.get(key) if ttl else None
-    if entry is None:
-        body = render_json(build())
-        entry = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', int(time.time()))
-        if ttl:
-            cache.set(key, entry, ttl)
-    body, etag, built_at = entry
-    headers = {"ETag": etag, "Last-Modified": http_date(built_at), "Cache-Control": f"private, max-age={ttl}"}
-    if_none_match = request.headers.get("If-None-Match")
-    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def answer_from(request: HttpRequest, entry: CachedAnswer, extra_headers: dict[str, str] | None = None) -> HttpResponse:
+    """The answer ``entry`` holds, or a 304 when the client's copy (ETag or date) matches it."""
+    _, body, etag, built_at = entry
+    headers = {
+        "ETag": etag,
+        "Last-Modified": http_date(built_at),
+        "Cache-Control": f"private, max-age={settings.API_CACHE_TTL}",
+        **(extra_headers or {}),
+    }
+    meta = request.META
+    if_none_match = meta.get("HTTP_IF_NONE_MATCH")
+    since = parse_http_date_safe(meta["HTTP_IF_MODIFIED_SINCE"]) if "HTTP_IF_MODIFIED_SINCE" in meta else None
     if (if_none_match and _etag_matches(if_none_match, etag)) or (
         not if_none_match and since is not None and built_at <= since
     ):
         return HttpResponseNotModified(headers=headers)
     return HttpResponse(body, content_type="application/json", headers=headers)
+
+
+def cached_json(request: HttpRequest, build: Callable[[], Any]) -> HttpResponse:
+    """``build()``'s JSON, from the cache when fresh; 304 when the client's copy matches."""
+    if not settings.API_CACHE_TTL:  # caching off: build every answer, still with an ETag
+        body = render_json(build())
+        return answer_from(request, ("", body, _etag(body), int(time.time())))
+    key = response_key(request)
+    found = cache.get_many([key, VERSION_KEY])
+    version = found.get(VERSION_KEY) or data_version()
+    entry = found.get(key)
+    if entry is None or entry[0] != version:
+        body = render_json(build())
+        entry = (version, body, _etag(body), int(time.time()))
+        cache.set(key, entry, settings.API_CACHE_TTL)
+    return answer_from(request, entry)

@@ -15,6 +15,7 @@ from web3 import Web3
 from market.models import Candle, Pool, PoolSnapshot, Token
 from ratings.models import Signal, SignalChange, TokenRating
 from tmsite.api.models import ApiKey
+from tmsite.api.serializers import TOKEN_DETAIL_VALUES
 from wallets.models import User
 
 ADDRESS_MALFORMED = "must be a 0x-prefixed 20-byte hex address"
@@ -52,14 +53,31 @@ def token_get(*, chain_id: int, address: str) -> Token:
     return token
 
 
+def token_values(*, chain_id: int, address: str) -> dict[str, Any]:
+    """The token at (chain, address) as a ``TokenDetailSerializer`` row for
+    ``serializers.token_out`` (rating columns null when unrated). 404 when not indexed."""
+    address = checksummed(address)
+    if not 0 < chain_id < 2**31:
+        raise Http404("no such token")
+    row = Token.objects.filter(chain_id=chain_id, address=address).values(*TOKEN_DETAIL_VALUES).first()
+    if row is None:
+        raise Http404("no such token")
+    return row
+
+
 def tokens_rated(*, ordering: str = "-trader_grade") -> QuerySet[Token]:
-    """Rated tokens with their rating (one query); ``sort_key`` carries ``ordering``'s value."""
+    """Rated tokens with their rating (one query); ``sort_key`` carries ``ordering``'s value.
+
+    A column that cannot be null is sorted as itself, so that its index serves the page (the
+    first page of 10,000 tokens: 0.3 ms by ``rating_trader_top``, 25 ms through a sort of
+    ``COALESCE(...)``); a nullable one sorts its nulls as -1, below every value.
+    """
     column = TOKEN_ORDERINGS[ordering.removeprefix("-")]
-    return (
-        Token.objects.filter(rating__isnull=False)
-        .select_related("rating")
-        .annotate(sort_key=Coalesce(F(column), Value(-1.0), output_field=FloatField()))
-    )
+    if TokenRating._meta.get_field(column.removeprefix("rating__")).null:
+        sort_key: Any = Coalesce(F(column), Value(-1.0), output_field=FloatField())
+    else:
+        sort_key = F(column)
+    return Token.objects.filter(rating__isnull=False).select_related("rating").annotate(sort_key=sort_key)
 
 
 def candles(*, token: Token, interval: str) -> QuerySet[Candle]:

@@ -3,6 +3,8 @@ digits, addresses EIP-55 checksummed; USD figures and grades are JSON numbers.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
@@ -98,6 +100,76 @@ class TokenDetailSerializer(TokenSerializer):
     top_contributions = serializers.ListField(
         source="rating.top_contributions", child=serializers.DictField(), read_only=True, allow_null=True
     )
+
+
+# The token list and detail are the API's hottest answers. They are described by the two
+# serializers above (schema, examples) but built from ``values()`` rows by ``token_out``, which
+# gives the same JSON without DRF's per-field machinery (~6 ms for a page of 50 tokens through
+# the serializer, well under 1 ms here); tests/api/test_tokens.py checks the two agree.
+_TOKEN_COLUMNS = ["chain_id", "address", "symbol", "name", "decimals", "total_supply", "price_usd"]
+_RATING_COLUMNS = [
+    "market_cap_usd",
+    "volume_24h_usd",
+    "price_change_24h",
+    "price_change_7d",
+    "trader_grade",
+    "investor_grade",
+    "overall_grade",
+    "trader_grade_change_24h",
+    "investor_grade_change_7d",
+    "signal",
+    "signal_since",
+    "risk_flags",
+    "model_version",
+    "as_of",
+    "computed_at",
+]
+TOKEN_VALUES = [*_TOKEN_COLUMNS, "liquidity_usd", "holder_count", *(f"rating__{name}" for name in _RATING_COLUMNS)]
+TOKEN_DETAIL_VALUES = [*TOKEN_VALUES, "rating__top_contributions"]
+_TIMES = {"rating__signal_since", "rating__as_of", "rating__computed_at"}
+
+
+ZERO = timedelta(0)
+
+
+@lru_cache(maxsize=65_536)
+def _checksummed(address: str) -> str:
+    return Web3.to_checksum_address(address)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """DRF's DateTimeField output: ISO-8601 in UTC with a ``Z``."""
+    if value is None:
+        return None
+    text = (value if value.utcoffset() == ZERO else value.astimezone(UTC)).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def token_out(row: dict[str, Any]) -> dict[str, Any]:
+    """``TokenSerializer``'s (or, with ``rating__top_contributions``, ``TokenDetailSerializer``'s)
+    answer from a ``values(*TOKEN_VALUES)`` row; rating fields are null for an unrated token."""
+    supply = row["total_supply"]
+    flags = row["rating__risk_flags"]
+    out = {
+        "chain_id": row["chain_id"],
+        "address": _checksummed(row["address"]),
+        "symbol": row["symbol"],
+        "name": row["name"],
+        "decimals": row["decimals"],
+        "total_supply": None if supply is None else str(int(supply)),
+        "price_usd": row["price_usd"],
+        "market_cap_usd": row["rating__market_cap_usd"],
+        "volume_24h_usd": row["rating__volume_24h_usd"],
+        "liquidity_usd": row["liquidity_usd"],
+        "holder_count": row["holder_count"],
+    }
+    for name in _RATING_COLUMNS[2:]:
+        column = "rating__" + name
+        out[name] = _iso(row[column]) if column in _TIMES else row[column]
+    out["risk_flags"] = None if flags is None else [str(flag) for flag in flags]
+    if "rating__top_contributions" in row:
+        out["top_contributions"] = row["rating__top_contributions"]
+    return out
 
 
 class GradesSerializer(serializers.Serializer):

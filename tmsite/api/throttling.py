@@ -1,54 +1,151 @@
 """Per-key rate limits by plan, counted in the default cache (Redis when ``REDIS_URL``).
 
 The bucket is the API key when one authenticated the request, else the signed-in user
-(session), else the client IP. Rates come from ``settings.API_PLAN_RATES``. Every answer
-carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (seconds
-until a slot frees up); a 429 also carries ``Retry-After``.
+(session), else the client IP. Rates come from ``settings.API_PLAN_RATES``.
+
+Counting is a sliding window over two fixed windows (the current one and the one before it,
+weighted by how much of it still overlaps the sliding window): two counters per bucket, one
+cache read and one increment per request, however high the rate. (DRF's own throttle keeps a
+timestamp per request in one cache entry, so its cost grows with the rate: a pro key at full
+speed rewrote a list of hundreds of floats on every call.)
+
+Every answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
+``X-RateLimit-Reset`` (seconds until the whole allowance is back); a 429 also carries
+``Retry-After`` (seconds until the next request is allowed).
 """
 
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from tmsite.api.models import ApiKey
 
+KEY_FORMAT = "api-throttle:{ident}:{window}"
 
-class PlanRateThrottle(SimpleRateThrottle):
-    cache_format = "api-throttle:%(scope)s:%(ident)s"
 
-    def __init__(self) -> None:  # rates are read per request, not at import time
-        pass
+@dataclass(frozen=True)
+class Bucket:
+    """One client's counters: ``ident`` names the client, ``rate`` is ``"60/min"``-style."""
 
+    ident: str
+    rate: str
+
+    @property
+    def limit_and_duration(self) -> tuple[int, int]:
+        return _parse_rate(self.rate)
+
+    def keys(self, now: float) -> tuple[str, str]:
+        """Cache keys of the previous and current window at ``now``."""
+        _, duration = self.limit_and_duration
+        window = int(now // duration)
+        return (
+            KEY_FORMAT.format(ident=self.ident, window=window - 1),
+            KEY_FORMAT.format(ident=self.ident, window=window),
+        )
+
+
+_RATES: dict[str, tuple[int, int]] = {}
+
+
+def _parse_rate(rate: str) -> tuple[int, int]:
+    """``"600/min"`` -> (600, 60): DRF's rate format (s, m, h, d by first letter)."""
+    if rate not in _RATES:
+        limit, period = rate.split("/")
+        _RATES[rate] = (int(limit), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]])
+    return _RATES[rate]
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    headers: dict[str, str]
+    retry_after: float | None  # seconds; set when not allowed
+
+
+def decide(bucket: Bucket, now: float, counts: dict[str, Any]) -> Decision:
+    """Whether one more request fits, from the two windows' counts (read from the cache)."""
+    limit, duration = bucket.limit_and_duration
+    previous_key, current_key = bucket.keys(now)
+    previous, current = int(counts.get(previous_key) or 0), int(counts.get(current_key) or 0)
+    window_start = now // duration * duration
+    elapsed = (now - window_start) / duration  # fraction of the current window gone, [0, 1)
+    used = math.ceil(previous * (1.0 - elapsed)) + current
+    allowed = used < limit
+    if allowed:
+        used += 1
+    if used == 0:
+        reset = 0.0
+    elif current or allowed:  # the current window's requests count until the end of the next one
+        reset = window_start + 2 * duration - now
+    else:
+        reset = window_start + duration - now
+    retry_after = None
+    if not allowed:
+        if current < limit:  # a slot frees up as the previous window slides out
+            needed = 1.0 - (limit - current - 1) / previous
+            retry_after = (needed - elapsed) * duration
+        else:  # only in the next window, once enough of this one has slid out
+            retry_after = window_start + duration - now + (1.0 - (limit - 1) / current) * duration
+        retry_after = max(retry_after, 0.001)  # sent rounded up: at least 1 s
+    return Decision(
+        allowed=allowed,
+        headers={
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - used)),
+            "X-RateLimit-Reset": str(max(0, math.ceil(reset))),
+        },
+        retry_after=retry_after,
+    )
+
+
+def count(bucket: Bucket, now: float, counts: dict[str, Any]) -> None:
+    """Count one allowed request in the current window (atomic in Redis)."""
+    _, duration = bucket.limit_and_duration
+    _, current_key = bucket.keys(now)
+    if current_key in counts:
+        try:
+            cache.incr(current_key)
+            return
+        except ValueError:  # expired between the read and the increment
+            pass
+    if not cache.add(current_key, 1, 2 * duration):  # another request started the window first
+        cache.incr(current_key)
+
+
+def bucket_for_key(*, prefix: str, plan: str) -> Bucket:
+    """The bucket of an API key (its prefix is unique and never reused)."""
+    return Bucket(ident=f"key:{prefix}", rate=settings.API_PLAN_RATES[plan])
+
+
+def check(bucket: Bucket, now: float | None = None) -> Decision:
+    """Decide and count in one call (the DRF path; the hot path batches the read itself)."""
+    now = time.time() if now is None else now
+    counts = cache.get_many(bucket.keys(now))
+    decision = decide(bucket, now, counts)
+    if decision.allowed:
+        count(bucket, now, counts)
+    return decision
+
+
+class PlanRateThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
         if isinstance(request.auth, ApiKey):
-            self.scope, ident = request.auth.plan, f"key:{request.auth.pk}"
+            bucket = bucket_for_key(prefix=request.auth.prefix, plan=request.auth.plan)
         elif request.user and request.user.is_authenticated:
-            self.scope, ident = "session", f"user:{request.user.pk}"
+            bucket = Bucket(ident=f"user:{request.user.pk}", rate=settings.API_PLAN_RATES["session"])
         else:
-            self.scope, ident = "anon", f"ip:{self.get_ident(request)}"
-        self.rate = settings.API_PLAN_RATES[self.scope]
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        self.key = self.cache_format % {"scope": self.scope, "ident": ident}
-        self.history = self.cache.get(self.key, [])
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        allowed = len(self.history) < self.num_requests
-        if allowed:
-            self.history.insert(0, self.now)
-            self.cache.set(self.key, self.history, self.duration)
-        oldest = self.history[-1] if self.history else self.now
-        request._rate_headers = {  # set on the answer by ApiView
-            "X-RateLimit-Limit": str(self.num_requests),
-            "X-RateLimit-Remaining": str(max(0, self.num_requests - len(self.history))),
-            "X-RateLimit-Reset": str(max(0, math.ceil(oldest + self.duration - self.now))),
-        }
-        return allowed
+            bucket = Bucket(ident=f"ip:{self.get_ident(request)}", rate=settings.API_PLAN_RATES["anon"])
+        self.decision = check(bucket)
+        request._rate_headers = self.decision.headers  # set on the answer by ApiView
+        return self.decision.allowed
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:  # unused: allow_request builds the key
-        return None
+    def wait(self) -> float | None:
+        return self.decision.retry_after
