@@ -70,7 +70,10 @@ def _metric_method(payload: Any) -> str:
 
 
 def _error_kind(error: RpcError) -> str:
-    return "range_too_large" if isinstance(error, RangeTooLarge) else "rpc_error"
+    """Metric kind of an error answer; a revert is the contract's answer, not the node failing."""
+    if isinstance(error, RangeTooLarge):
+        return "range_too_large"
+    return "reverted" if "revert" in error.message.lower() else "rpc_error"
 
 
 class RpcClient:

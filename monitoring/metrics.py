@@ -80,7 +80,7 @@ RPC_REQUEST_DURATION = Histogram(
 RPC_ERRORS = Counter(
     "tmsite_rpc_errors",
     "JSON-RPC failures by method and kind: network (one failed attempt), unavailable (retries "
-    "exhausted), range_too_large, rpc_error (the node answered with an error).",
+    "exhausted), range_too_large, reverted (a call the contract reverted), rpc_error (any other error answer).",
     ["method", "kind"],
 )
 INDEXER_LOGS = Counter("tmsite_indexer_logs", "Logs indexed, by chain id.", ["chain_id"])
@@ -198,5 +198,7 @@ def rpc_observe(method: str, seconds: float) -> None:
 
 
 def rpc_error(method: str, kind: str, count: int = 1) -> None:
+    """A failed round trip or error answer; reverts (a contract's answer) stay out of the error rate."""
     RPC_ERRORS.labels(method, kind).inc(count)
-    RPC_TALLY.add(errors=count)
+    if kind != "reverted":
+        RPC_TALLY.add(errors=count)
