@@ -8,6 +8,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.txt
 # Runtime stage: the app, its wheels, and an unprivileged user.
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DEBUG=0 VAR_DIR=/app/var LOG_FORMAT=json
+# LightGBM's wheel links the system OpenMP runtime (the grade models).
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 tmsite
 WORKDIR /app
 COPY --from=build /wheels /wheels

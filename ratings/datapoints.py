@@ -409,17 +409,34 @@ class _Context:
         self.rows = rows - lo  # requested rows, relative to the segment
         self.s = {name: arr[lo:hi] for name, arr in panel.series.items()}  # views, no copies
         first, first_value = _first_priced(panel)
-        # Bars since the first trade, inclusive (0 before it): blanks windows reaching before it.
-        self.age = np.clip(np.arange(lo, hi)[:, None] - first[None, :] + 1, 0, None)
-        # Prices before the first trade take the first price, so filters start cleanly; masked later.
-        raw = np.asarray(self.s["close"], dtype=np.float64)
-        self.close = np.where(self.age > 0, raw, first_value[None, :])
-        self.high = np.where(np.isnan(self.s["high"]), self.close, self.s["high"])
-        self.low = np.where(np.isnan(self.s["low"]), self.close, self.s["low"])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logc = np.log(np.where(self.close > 0, self.close, np.nan))
-        self.logret = np.nan_to_num(np.diff(logc, axis=0, prepend=logc[:1]))
+        self.first, self.lo = first, lo
+        # Bars since the first trade, inclusive (0 before it), at the requested rows: blanks
+        # windows reaching before it. Over the whole segment it is only ever compared, so
+        # no (S, N) integer array is kept.
+        self.row_age = np.clip((rows[:, None] - first[None, :]) + 1, 0, None)
+        unlisted = np.arange(lo, hi)[:, None] < first[None, :]
+        # Prices before the first trade take the first price, so filters start cleanly; masked
+        # later. Filled in place on one float64 copy each (high/low are NaN exactly there, or
+        # where a bucket had no trade: then they are the close).
+        self.close = np.array(self.s["close"], dtype=np.float64)
+        fill = np.broadcast_to(first_value[None, :], self.close.shape)
+        np.copyto(self.close, fill, where=unlisted)
+        self.high = self._filled(self.s["high"])
+        self.low = self._filled(self.s["low"])
+        # Bar log returns: 0 on the first row, where either price is unknown or not positive.
+        logc = np.full(self.close.shape, np.nan)
+        np.log(self.close, out=logc, where=self.close > 0)
+        self.logret = np.zeros_like(logc)
+        np.subtract(logc[1:], logc[:-1], out=self.logret[1:])
+        np.nan_to_num(self.logret, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        # Tokens trading at each bar (at least one bar after their first): the market's members.
+        self.live = np.arange(lo, hi)[:, None] > first[None, :]
         self.cache: dict[str, np.ndarray] = {}
+
+    def _filled(self, x: np.ndarray) -> np.ndarray:
+        out = np.array(x, dtype=np.float64)
+        np.copyto(out, self.close, where=np.isnan(out))
+        return out
 
     def bars(self, hours: int) -> int | None:
         """Bars covering ``hours``; None when the window is shorter than one bar."""
@@ -428,7 +445,7 @@ class _Context:
 
     def mask(self, values: np.ndarray, need_bars: int) -> np.ndarray:
         """NaN where the token has fewer than ``need_bars`` bars of trading at the row."""
-        return np.where(self.age[self.rows] >= need_bars, values, np.nan)
+        return np.where(self.row_age >= need_bars, values, np.nan)
 
     def at(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x[self.rows], dtype=np.float64)
@@ -684,7 +701,7 @@ def _structure(c: _Context) -> dict[str, np.ndarray]:
     out["trend_state"] = c.mask(trend, w30)
     # Equal-weight market: mean bar return of the tokens trading at that bar.
     r = c.logret
-    live = c.age > 1
+    live = c.live
     market = _div(np.where(live, r, 0.0).sum(axis=1), live.sum(axis=1), 0.0)[:, np.newaxis]
     sr, sm = c.sum(r, w7), _at_sum(market, w7, rows)
     cov = c.sum(r * market, w7) / w7 - (sr / w7) * (sm / w7)
@@ -693,7 +710,7 @@ def _structure(c: _Context) -> dict[str, np.ndarray]:
     out["market_correlation_7d"] = c.mask(_div(cov, np.sqrt(var_r * var_m), 0.0), w7 + 1)
     out["market_beta_7d"] = c.mask(_div(cov, var_m, 0.0), w7 + 1)
     out["relative_strength_7d"] = c.mask((np.exp(sr) - np.exp(sm)) * 100, w7 + 1)
-    age = c.age[rows]
+    age = c.row_age
     out["age_days"] = np.where(age > 0, age / c.bpd, np.nan)
     return out
 

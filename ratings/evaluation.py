@@ -52,8 +52,9 @@ def horizon_report(
     per_time = [_spearman(graded.grades[k][ok[k]], forward[k][ok[k]]) for k in range(len(rows)) if ok[k].sum() >= 5]
     deciles = []
     if len(grades) >= 10:
-        edges = np.quantile(grades, np.linspace(0, 1, 11))
-        bucket = np.clip(np.searchsorted(edges, grades, side="right") - 1, 0, 9)
+        # Deciles by rank: equal-sized even where many grades tie (e.g. at the tradability cap).
+        bucket = np.empty(len(grades), dtype=np.int64)
+        bucket[np.argsort(grades, kind="stable")] = np.arange(len(grades)) * 10 // len(grades)
         deciles = [
             float((np.exp(returns[bucket == d].mean()) - 1) * 100) if (bucket == d).any() else float("nan")
             for d in range(10)

@@ -8,32 +8,52 @@ missing data scores 0), and the grade is ``50 + 50 * sum(weight * score)`` with 
 summing to 1, so a rule's contribution is exactly ``50 * weight * score`` grade points
 around the neutral 50.
 
-Model (``gbm-<horizon>-...``): a HistGradientBoostingRegressor predicts the forward log
+Model (``gbm-<horizon>-...``): LightGBM gradient-boosted trees predict the forward log
 return of its horizon (24h for the Trader Grade, 7d for the Investor Grade); the grade is
-the prediction's percentile among the model's own training predictions, so 90 means "a
-better outlook than 90% of what the model saw in training". A data point's contribution is
-the grade minus the grade with that data point set to its training median (per-feature
-delta against the baseline), for the model's most important data points.
+the prediction's percentile among the model's own training predictions (linear between
+its 101 stored quantiles), so 90 means "a better outlook than 90% of what the model saw in
+training".
+
+A model grade's contributions are exact and add up: LightGBM's TreeSHAP
+(``predict(pred_contrib=True)``) splits each prediction into the model's expected
+prediction plus one Shapley value per data point. The grade of the expected prediction is
+the model's ``base`` grade (returns are skewed, so their mean, and this base, can sit some
+points away from the median's 50), and each Shapley value is turned into grade points
+by the same factor, ``(grade - base) / (prediction - expected prediction)``, so for every
+token ``base + sum(contributions) == grade``: a data point's share of the grade's distance
+from the base is its share of the prediction's distance from the expected prediction.
+
+Artifacts trained before LightGBM (scikit-learn ``HistGradientBoostingRegressor``) still
+load and grade as before; their contributions stay the older per-feature deltas (grade
+minus the grade with that data point at its training median, for the most important data
+points), which do not add up to the grade.
+
+Both graders then pass the tradability gate (``tradable``, ``tradability_gate``): a token
+with no volume over the grade's window or with thin pool liquidity is capped, and the cut
+is shown as one more contribution.
 """
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import joblib
+import lightgbm
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 from ratings.datapoints import HISTORICAL_NAMES, REGISTRY_BY_NAME
 
 RULES_VERSION = "rules-v0"
 TRADER_HORIZON_HOURS = 24
 INVESTOR_HORIZON_HOURS = 7 * 24
-CONTRIBUTION_FEATURES = 8  # data points whose per-feature delta a model grade explains
+LEGACY_CONTRIBUTION_FEATURES = 8  # data points a pre-LightGBM artifact explains by per-feature deltas
+MODEL_ALGORITHM = "LightGBM gbdt, TreeSHAP contributions"
+LEGACY_ALGORITHM = "sklearn HistGradientBoostingRegressor"
 
 
 @dataclass(frozen=True)
@@ -77,13 +97,58 @@ INVESTOR_RULES: tuple[Rule, ...] = (
 
 @dataclass
 class GradeResult:
-    """Grades (N,) 0-100 and contributions (N, F) in grade points for ``names`` (F,)."""
+    """Grades (N,) 0-100 and contributions (N, F) in grade points for ``names`` (F,).
+
+    ``base`` is the grade with no information ((N,) or a scalar): 50 for the rules, the
+    grade of the expected prediction for a model. ``base + contributions.sum(axis=1)`` is
+    the grade, except where a rule grade is clipped at 0 or 100 (and for legacy models).
+    """
 
     grades: np.ndarray
     names: list[str]
     contributions: np.ndarray
     values: np.ndarray
     version: str
+    base: np.ndarray | float = 50.0
+
+
+# --- the tradability gate ------------------------------------------------------------------------
+
+# Volume data point that shows a token was traded over each horizon's window.
+TRADED_VOLUME = {"trader": "volume_24h_usd", "investor": "volume_7d_usd"}
+TRADABILITY_CAP = "tradability_cap"  # the contribution that brings a gated grade down to the cap
+TRADABILITY_CAP_LABEL = "grade capped: no trades over the horizon's window, or thin pool liquidity"
+
+
+def tradable(values: dict[str, np.ndarray], horizon: str, *, min_liquidity_usd: float) -> np.ndarray:
+    """True where a token could be bought and sold: some volume over the horizon's window
+    (24h for the Trader Grade, 7d for the Investor Grade) and at least ``min_liquidity_usd``
+    in its pools. Same shape as the data points.
+
+    Without trades a price is not a market price: it is the last one carried forward, so
+    every price data point reads "no movement" (0% returns, no volatility, no drawdown, RSI
+    50), which looks like the calmest token on the market. And a thin pool's price moves by
+    the buyer's own trade. Neither token is a buy whatever its data points say.
+    """
+    volume = np.nan_to_num(np.asarray(values[TRADED_VOLUME[horizon]], dtype=float))
+    liquidity = np.nan_to_num(np.asarray(values["liquidity_usd"], dtype=float))
+    return (volume > 0) & (liquidity >= min_liquidity_usd)
+
+
+def tradability_gate(result: GradeResult, traded: np.ndarray, *, cap: float) -> GradeResult:
+    """``result`` with grades of untradable tokens capped at ``cap``; the cut is one more
+    contribution (``tradability_cap``, <= 0), so the contributions still add up."""
+    capped = np.where(traded, result.grades, np.minimum(result.grades, cap))
+    cut = (capped - result.grades)[:, np.newaxis]
+    flag = np.where(traded, 0.0, 1.0)[:, np.newaxis]
+    return GradeResult(
+        capped,
+        [*result.names, TRADABILITY_CAP],
+        np.hstack([result.contributions, cut]),
+        np.hstack([result.values, flag]),
+        result.version,
+        base=result.base,
+    )
 
 
 def rules_grade(values: dict[str, np.ndarray], rules: tuple[Rule, ...]) -> GradeResult:
@@ -107,29 +172,65 @@ def rules_grade(values: dict[str, np.ndarray], rules: tuple[Rule, ...]) -> Grade
 
 @dataclass
 class ModelArtifact:
-    """What ``joblib`` stores for one model version."""
+    """What ``joblib`` stores for one model version.
+
+    ``estimator`` is a ``lightgbm.Booster`` (cut to its best iteration, so every load
+    predicts with the same trees), or for artifacts trained before LightGBM a scikit-learn
+    ``HistGradientBoostingRegressor``; both keep loading from the same joblib file.
+    """
 
     version: str
     horizon: str
     features: list[str]
-    estimator: HistGradientBoostingRegressor
+    estimator: Any
     prediction_quantiles: np.ndarray  # 101 quantiles of the training predictions
-    baseline: np.ndarray  # per-feature training median
-    importance: np.ndarray  # mean |grade delta| per feature on training rows
+    baseline: np.ndarray  # per-feature training median (legacy per-feature deltas)
+    importance: np.ndarray  # mean |grade contribution| per feature on training rows
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def algorithm(self) -> str:
+        return MODEL_ALGORITHM if isinstance(self.estimator, lightgbm.Booster) else LEGACY_ALGORITHM
+
     def grades_from_predictions(self, predictions: np.ndarray) -> np.ndarray:
+        """Percentile (0-100) of each prediction among the training predictions, linear
+        between the stored quantiles; a value shared by several quantiles takes their mean
+        level. Continuous, so a small change in the prediction is a small change in the grade
+        (the exact contributions divide by such changes)."""
         q = self.prediction_quantiles
-        # Percentile of each prediction among the training predictions; ties spread evenly.
-        lo = np.searchsorted(q, predictions, side="left")
-        hi = np.searchsorted(q, predictions, side="right")
-        return np.clip((lo + hi) / 2 / (len(q) - 1) * 100.0, 0.0, 100.0)
+        levels = np.linspace(0.0, 100.0, len(q))
+        values, which = np.unique(q, return_inverse=True)
+        mean_level = np.bincount(which, weights=levels) / np.bincount(which)
+        return np.interp(predictions, values, mean_level)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted forward log return per row of ``x`` (rows, F)."""
+        if isinstance(self.estimator, lightgbm.Booster):
+            return np.asarray(self.estimator.predict(x, num_threads=1), dtype=np.float64)
+        return np.asarray(self.estimator.predict(x), dtype=np.float64)
 
     def grade(self, x: np.ndarray) -> np.ndarray:
-        return self.grades_from_predictions(self.estimator.predict(x))
+        return self.grades_from_predictions(self.predict(x))
 
-    def explain(self, x: np.ndarray, top: int = CONTRIBUTION_FEATURES) -> GradeResult:
-        """Grades and per-feature deltas vs the baseline for the ``top`` most important features."""
+    def explain(self, x: np.ndarray) -> GradeResult:
+        """Grades with every data point's contribution in grade points (see the module doc)."""
+        if not isinstance(self.estimator, lightgbm.Booster):
+            return self._explain_by_deltas(x)
+        prediction = self.predict(x)
+        grades = self.grades_from_predictions(prediction)
+        shap = self.estimator.predict(x, pred_contrib=True, num_threads=1)  # (N, F + 1): Shapley values, expected value
+        expected = shap[:, -1]
+        base = self.grades_from_predictions(expected)
+        moved = prediction - expected
+        # Grade points per unit of predicted log return between the expected and this prediction.
+        # Where the prediction sits at the expected value the grade is the base: nothing to share.
+        scale = np.divide(grades - base, moved, out=np.zeros_like(moved), where=moved != 0)
+        contributions = shap[:, :-1] * scale[:, np.newaxis]
+        return GradeResult(grades, list(self.features), contributions, x, self.version, base=base)
+
+    def _explain_by_deltas(self, x: np.ndarray, top: int = LEGACY_CONTRIBUTION_FEATURES) -> GradeResult:
+        """Legacy artifacts: the grade minus the grade with one data point at its training
+        median, for the ``top`` most important data points (these do not add up)."""
         grades = self.grade(x)
         order = np.argsort(-self.importance)[:top]
         n = len(x)
@@ -139,7 +240,7 @@ class ModelArtifact:
         without = self.grade(stacked.reshape(-1, x.shape[1])).reshape(len(order), n)
         contributions = (grades[np.newaxis, :] - without).T  # (N, K)
         names = [self.features[j] for j in order]
-        return GradeResult(grades, names, contributions, x[:, order], self.version)
+        return GradeResult(grades, names, contributions, x[:, order], self.version, base=np.nan)
 
 
 def forward_log_return(close: np.ndarray, rows: np.ndarray, horizon_bars: int) -> np.ndarray:
@@ -216,21 +317,12 @@ def model_fit(
         raise TrainingWindowTooShort(
             TRAINING_WINDOW_TOO_SHORT.format(train=int(train.sum()), test=int(test.sum()), needed=MIN_FIT_ROWS)
         )
-    estimator = HistGradientBoostingRegressor(
-        max_iter=200,
-        learning_rate=0.05,
-        max_leaf_nodes=15,
-        min_samples_leaf=20,
-        l2_regularization=1.0,
-        random_state=random_state,
-    )
-    x_train = x[train].copy()
-    # A data point with no value at all in the window (e.g. sentiment before any post) breaks
-    # the binning of scikit-learn's histogram trees; as a constant it simply carries no weight.
-    x_train[:, np.isnan(x_train).all(axis=0)] = 0.0
-    estimator.fit(x_train, y[train])
-    train_prediction = estimator.predict(x[train])
-    baseline = np.nan_to_num(np.nanmedian(x_train, axis=0))
+    x_train, y_train = x[train], y[train]
+    estimator = _booster_fit(x_train, y_train, random_state=random_state)
+    train_prediction = np.asarray(estimator.predict(x_train), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a data point never known in the window
+        baseline = np.nan_to_num(np.nanmedian(x_train, axis=0))
     artifact = ModelArtifact(
         version=version,
         horizon=horizon,
@@ -240,14 +332,8 @@ def model_fit(
         baseline=baseline,
         importance=np.zeros(x.shape[1]),
     )
-    sample = x[train][:: max(1, int(train.sum()) // 2000)]
-    grades = artifact.grade(sample)
-    importance = np.zeros(x.shape[1])
-    for j in range(x.shape[1]):
-        changed = sample.copy()
-        changed[:, j] = baseline[j]
-        importance[j] = np.mean(np.abs(grades - artifact.grade(changed)))
-    artifact.importance = importance
+    sample = x_train[:: max(1, len(x_train) // 2000)]
+    artifact.importance = np.mean(np.abs(artifact.explain(sample).contributions), axis=0)
     info = {
         "train_start": unique_times[0],
         "train_end": train_end,
@@ -256,9 +342,55 @@ def model_fit(
         "train_rows": int(train.sum()),
         "holdout_rows": int(test.sum()),
         "train_metrics": _metrics(train_prediction, y[train]),
-        "holdout_metrics": _metrics(estimator.predict(x[test]), y[test]) if test.any() else {"rows": 0.0},
+        "holdout_metrics": _metrics(artifact.predict(x[test]), y[test]) if test.any() else {"rows": 0.0},
     }
     return artifact, info
+
+
+EARLY_STOPPING_MIN_ROWS = 10_000  # above this, the last tenth of the window stops the boosting
+BOOSTING_PARAMS: dict[str, Any] = {
+    "objective": "regression",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    # Depth 4 (at most 16 leaves): TreeSHAP costs leaves x depth^2 per tree and row, so shallow
+    # trees keep exact contributions for every token cheap.
+    "max_depth": 4,
+    "min_data_in_leaf": 20,
+    "lambda_l2": 1.0,
+    "deterministic": True,
+    "force_col_wise": True,
+    "verbosity": -1,
+    # One OpenMP thread: these models are small, and on a shared host OpenMP's spin-waiting
+    # threads make a two-thread fit ten times slower; callers parallelise over tokens instead.
+    "num_threads": 1,
+}
+BOOSTING_ROUNDS = 200
+
+
+def _booster_fit(x: np.ndarray, y: np.ndarray, *, random_state: int) -> lightgbm.Booster:
+    """Boosted trees on time-ordered rows, cut to their best iteration.
+
+    A missing value (NaN) is its own branch at every split, so "no data" is never read as a
+    number. With many rows the last tenth (the most recent) is held out to stop adding
+    trees once they stop helping, as the earlier scikit-learn model did.
+    """
+    params = {**BOOSTING_PARAMS, "seed": random_state}
+    if len(y) > EARLY_STOPPING_MIN_ROWS:
+        cut = int(len(y) * 0.9)
+        train_set = lightgbm.Dataset(x[:cut], y[:cut], params=params)
+        valid_set = lightgbm.Dataset(x[cut:], y[cut:], reference=train_set)
+        booster = lightgbm.train(
+            params,
+            train_set,
+            num_boost_round=BOOSTING_ROUNDS,
+            valid_sets=[valid_set],
+            callbacks=[lightgbm.early_stopping(10, verbose=False)],
+        )
+    else:
+        booster = lightgbm.train(params, lightgbm.Dataset(x, y, params=params), num_boost_round=BOOSTING_ROUNDS)
+    best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
+    # The saved model holds exactly the trees used, so every load predicts the same.
+    return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
 
 
 def artifact_save(artifact: ModelArtifact, path: Path) -> str:

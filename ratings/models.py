@@ -85,7 +85,10 @@ class TokenRating(models.Model):
     top_contributions = models.JSONField(
         default=list, blank=True, help_text="[{name, label, value, contribution}] grade points, largest first"
     )
-    model_version = models.CharField(max_length=64, help_text="'rules-v0' or a GradeModel.version")
+    # Two GradeModel versions joined by "+" when the horizons differ (up to 2 x 64 + 1).
+    model_version = models.CharField(
+        max_length=129, help_text="'rules-v0', a GradeModel.version, or trader+investor versions"
+    )
     computed_at = models.DateTimeField(help_text="wall-clock time the rating was computed")
     as_of = models.DateTimeField(null=True, help_text="market time (start of the last hourly bucket) it describes")
     price_usd = models.FloatField(null=True)
@@ -123,7 +126,7 @@ class GradeHistory(models.Model):
     trader_grade = models.FloatField()
     investor_grade = models.FloatField()
     overall_grade = models.FloatField()
-    model_version = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=129)  # as TokenRating.model_version
 
     class Meta:
         verbose_name_plural = "grade history"

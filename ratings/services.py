@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from market.models import Pool, Token
 from market.rpc import RpcClient, RpcError
+from monitoring.services import grading_run_record
 from ratings import risk
 from ratings.anomalies import anomalies_detect
 from ratings.datapoints import REGISTRY_BY_NAME, MarketPanel, data_points_compute, data_points_matrix
@@ -29,6 +30,7 @@ from ratings.grading import (
     INVESTOR_HORIZON_HOURS,
     INVESTOR_RULES,
     RULES_VERSION,
+    TRADABILITY_CAP_LABEL,
     TRADER_HORIZON_HOURS,
     TRADER_RULES,
     ArtifactMismatch,
@@ -44,6 +46,8 @@ from ratings.grading import (
     model_fit,
     rules_grade,
     signal_states,
+    tradability_gate,
+    tradable,
 )
 from ratings.market_data import (
     BURN_ADDRESSES,
@@ -65,7 +69,6 @@ from ratings.models import (
     TokenRating,
 )
 from ratings.selectors import grade_model_active
-from monitoring.services import grading_run_record
 from ratings.sentiment import LocalFeedSource, SocialSource
 from tmsite.api.caching import data_version_bump
 
@@ -133,18 +136,24 @@ class HorizonGrades:
 
 def grades_compute(*, chain_id: int | None, values: dict[str, np.ndarray], horizon: str) -> HorizonGrades:
     """Grades of one horizon for every (row, token) of ``values``; the active model when the
-    chain has one, else the rules. Contributions are explained for the last row only."""
+    chain has one, else the rules, capped where the token was not tradable (see
+    ``ratings.grading.tradable``). Contributions are explained for the last row only."""
     k, n = values["ret_24h"].shape
+    traded = tradable(values, horizon, min_liquidity_usd=settings.RATINGS_THIN_LIQUIDITY_USD)
+    cap = settings.RATINGS_UNTRADABLE_GRADE_CAP
     artifact = _active_artifact(chain_id, horizon) if chain_id is not None else None
     if artifact is not None:
         x = data_points_matrix(values, artifact.features)
         grades = artifact.grade(x).reshape(k, n)
         latest = artifact.explain(x[(k - 1) * n :])
-        return HorizonGrades(grades, latest, artifact.version)
-    rules = TRADER_RULES if horizon == GradeModel.Horizon.TRADER else INVESTOR_RULES
-    flat = rules_grade({name: values[name].reshape(-1) for name in values}, rules)
-    latest = rules_grade({name: values[name][-1] for name in values}, rules)
-    return HorizonGrades(flat.grades.reshape(k, n), latest, RULES_VERSION)
+        version = artifact.version
+    else:
+        rules = TRADER_RULES if horizon == GradeModel.Horizon.TRADER else INVESTOR_RULES
+        grades = rules_grade({name: values[name].reshape(-1) for name in values}, rules).grades.reshape(k, n)
+        latest = rules_grade({name: values[name][-1] for name in values}, rules)
+        version = RULES_VERSION
+    grades = np.where(traded, grades, np.minimum(grades, cap))
+    return HorizonGrades(grades, tradability_gate(latest, traded[-1], cap=cap), version)
 
 
 def _contributions(result: GradeResult, column: int, grade: str) -> list[dict]:
@@ -157,7 +166,7 @@ def _contributions(result: GradeResult, column: int, grade: str) -> list[dict]:
             {
                 "grade": grade,
                 "name": name,
-                "label": REGISTRY_BY_NAME[name].meaning,
+                "label": REGISTRY_BY_NAME[name].meaning if name in REGISTRY_BY_NAME else TRADABILITY_CAP_LABEL,
                 "value": None if np.isnan(value) else round(float(value), 6),
                 "contribution": round(float(result.contributions[column, j]), 3),
             }
@@ -638,12 +647,21 @@ def training_data_load(*, chain_id: int, stride_hours: int = 3, social: SocialSo
     return TrainingData(panel, rows, data_points_compute(panel, rows))
 
 
-def training_set(data: TrainingData, horizon_hours: int) -> TrainingSet:
+def training_set(data: TrainingData, horizon: str, horizon_hours: int) -> TrainingSet:
+    """Rows with a known forward return where the token was tradable (``tradable``).
+
+    An untraded token's forward "return" is its carried-forward price not moving: 0, which
+    no one could have earned (in a thin pool the first buy moves the price), yet it ranks
+    above every falling token. Learning from such rows taught the model that a flat,
+    untraded chart (no volatility, no drawdown) is a good outlook. The tradability cap
+    grades them instead.
+    """
     features = model_features()
     y = forward_log_return(data.panel.series["close"], data.rows, horizon_hours)  # (K, N)
     x = data_points_matrix(data.values, features)
     times = np.repeat(data.panel.times[data.rows], len(data.panel.token_ids))
-    keep = np.isfinite(y.reshape(-1))
+    traded = tradable(data.values, horizon, min_liquidity_usd=settings.RATINGS_THIN_LIQUIDITY_USD)
+    keep = np.isfinite(y.reshape(-1)) & traded.reshape(-1)
     return TrainingSet(x[keep], y.reshape(-1)[keep], times[keep], features)
 
 
@@ -657,7 +675,7 @@ def grade_model_register(
         version=artifact.version,
         horizon=horizon,
         chain_id=chain_id,
-        algorithm="sklearn HistGradientBoostingRegressor",
+        algorithm=artifact.algorithm,
         target=f"forward {TRADER_HORIZON_HOURS if horizon == 'trader' else INVESTOR_HORIZON_HOURS}h log return",
         features=artifact.features,
         train_start=_aware(info["train_start"]),
@@ -688,7 +706,7 @@ def grade_models_train(
         (GradeModel.Horizon.TRADER, TRADER_HORIZON_HOURS),
         (GradeModel.Horizon.INVESTOR, INVESTOR_HORIZON_HOURS),
     ):
-        training = training_set(data, hours)
+        training = training_set(data, horizon, hours)
         if len(training.y) < MIN_TRAINING_ROWS:
             raise NotEnoughHistory(
                 NOT_ENOUGH_ROWS.format(horizon=horizon, rows=len(training.y), needed=MIN_TRAINING_ROWS)

@@ -332,6 +332,9 @@ RATINGS_LIQUIDITY_PULLED_MIN_PEAK_USD = env_float("RATINGS_LIQUIDITY_PULLED_MIN_
 RATINGS_TOP10_SHARE_MAX = env_float("RATINGS_TOP10_SHARE_MAX", 0.9, minimum=0.0)  # fraction of supply, pools excluded
 # grade ceiling under a high-severity risk flag
 RATINGS_RISK_GRADE_CAP = env_float("RATINGS_RISK_GRADE_CAP", 10.0, minimum=0.0)
+# grade ceiling (0-100) for a token not traded over the grade's window (24h trader, 7d investor)
+# or with pool liquidity under RATINGS_THIN_LIQUIDITY_USD
+RATINGS_UNTRADABLE_GRADE_CAP = env_float("RATINGS_UNTRADABLE_GRADE_CAP", 25.0, minimum=0.0)
 
 # --- Static files -----------------------------------------------------------------------
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import joblib
 import numpy as np
 import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor
 
 from ratings.grading import (
     INVESTOR_RULES,
+    LEGACY_ALGORITHM,
+    LEGACY_CONTRIBUTION_FEATURES,
+    MODEL_ALGORITHM,
     RULES_VERSION,
     TRADER_RULES,
+    ArtifactMismatch,
+    ModelArtifact,
     SignalBands,
     TrainingSet,
     TrainingWindowTooShort,
+    artifact_load,
     artifact_save,
     file_sha256,
     model_features,
@@ -93,8 +101,65 @@ def test_model_learns_a_planted_signal_and_explains_it():
     x[0, names.index("ret_24h")], x[1, names.index("ret_24h")] = 2.0, -2.0
     explained = artifact.explain(x)
     assert explained.grades[0] > 80 > 20 > explained.grades[1]
-    assert explained.names[0] == "ret_24h"
-    assert explained.contributions[0, 0] > 0 > explained.contributions[1, 0]
+    planted = explained.names.index("ret_24h")
+    assert (np.argmax(np.abs(explained.contributions), axis=1) == planted).all()
+    assert explained.contributions[0, planted] > 0 > explained.contributions[1, planted]
+    # Exact attribution: the base grade plus every data point's contribution is the grade.
+    assert explained.base + explained.contributions.sum(axis=1) == pytest.approx(explained.grades)
+    assert 35 < explained.base[0] < 65
+
+
+def test_contributions_add_up_to_every_grade():
+    artifact, _ = model_fit(
+        synthetic_training(), horizon="trader", horizon_bars=24, bar=np.timedelta64(3600, "s"), version="gbm-sum"
+    )
+    x = np.random.default_rng(3).normal(size=(300, len(artifact.features)))
+    x[::7, 5] = np.nan  # missing data points are attributed too
+    explained = artifact.explain(x)
+    assert explained.grades == pytest.approx(artifact.grade(x))
+    assert explained.base + explained.contributions.sum(axis=1) == pytest.approx(explained.grades, abs=1e-9)
+    assert len(np.unique(explained.grades)) > 20  # not one flat grade
+
+
+def test_a_saved_model_round_trips_with_the_same_grades_and_contributions(tmp_path):
+    artifact, _ = model_fit(
+        synthetic_training(), horizon="trader", horizon_bars=24, bar=np.timedelta64(3600, "s"), version="gbm-trip"
+    )
+    path = tmp_path / "models" / "gbm-trip.joblib"
+    sha = artifact_save(artifact, path)
+    loaded = artifact_load(path, sha256=sha)
+    x = np.random.default_rng(4).normal(size=(200, len(artifact.features)))
+    assert loaded.algorithm == artifact.algorithm == MODEL_ALGORITHM
+    assert loaded.version == "gbm-trip" and loaded.features == artifact.features
+    np.testing.assert_array_equal(loaded.predict(x), artifact.predict(x))
+    np.testing.assert_array_equal(loaded.explain(x).contributions, artifact.explain(x).contributions)
+    with pytest.raises(ArtifactMismatch):
+        artifact_load(path, sha256="0" * 64)
+
+
+def test_a_model_saved_before_lightgbm_still_loads_and_grades(tmp_path):
+    """Artifacts from the scikit-learn model keep grading; they explain by per-feature deltas."""
+    training = synthetic_training()
+    estimator = HistGradientBoostingRegressor(max_iter=50, random_state=0).fit(training.x, training.y)
+    legacy = ModelArtifact(
+        version="gbm-legacy",
+        horizon="trader",
+        features=training.features,
+        estimator=estimator,
+        prediction_quantiles=np.quantile(estimator.predict(training.x), np.linspace(0, 1, 101)),
+        baseline=np.zeros(len(training.features)),
+        importance=np.arange(len(training.features), dtype=float)[::-1],
+    )
+    path = tmp_path / "gbm-legacy.joblib"
+    joblib.dump(legacy, path)
+    loaded = artifact_load(path, sha256=file_sha256(path))
+    x = np.zeros((2, len(training.features)))
+    x[0, training.features.index("ret_24h")], x[1, training.features.index("ret_24h")] = 2.0, -2.0
+    assert loaded.algorithm == LEGACY_ALGORITHM
+    assert loaded.grade(x)[0] > 80 > 20 > loaded.grade(x)[1]
+    explained = loaded.explain(x)
+    assert explained.contributions.shape == (2, LEGACY_CONTRIBUTION_FEATURES)
+    assert explained.names == training.features[:LEGACY_CONTRIBUTION_FEATURES]
 
 
 def test_a_data_point_with_no_values_in_the_window_does_not_stop_training():
