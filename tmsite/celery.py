@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import celeryd_init
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tmsite.settings")
@@ -20,9 +20,9 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["tmsite"])  # the project package is not an app, its tasks.py still counts
 
 
-@worker_init.connect
+@celeryd_init.connect
 def _worker_tracing(**_: object) -> None:
-    """Trace the worker's tasks (children forked by the prefork pool inherit the setup)."""
+    """Trace the tasks of a ``celery worker`` (its prefork children inherit the setup)."""
     from tmsite.tracing import tracing_setup
 
     tracing_setup()

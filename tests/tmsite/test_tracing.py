@@ -1,0 +1,105 @@
+"""One request, one trace: the view, its SQL and cache calls, and the Celery task it enqueued
+(run by a real worker through the Redis broker) share a trace id, parent to child; log lines
+written inside carry the ids."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+from django.db import connection
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, format_trace_id
+
+from tmsite.celery import app as celery_app
+from tmsite.tracing import TraceContextFilter, instrument, uninstrument
+
+TASK = "wallets.tasks.send_email_task"
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[ReadableSpan]:
+    chain = []
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        chain.append(span)
+    return chain
+
+
+@pytest.mark.django_db(transaction=True)  # the worker's Django fixup closes connections as it starts
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_sign_up_request_is_one_trace_from_view_to_sql_to_the_mail_task(  # type: ignore[no-untyped-def]
+    client, redis_url, postgres_url
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrument(provider)
+    queue = f"test-trace-{uuid.uuid4().hex[:8]}"
+    email = f"{queue}@example.com"  # allauth rate-limits confirmation mail per address, in Redis
+    conf = celery_app.conf
+    previous = (conf.task_always_eager, conf.broker_url, conf.task_default_queue)
+    conf.task_always_eager, conf.broker_url, conf.task_default_queue = False, redis_url, queue
+    task_log = _Keep()
+    task_log.addFilter(TraceContextFilter())  # as on the console handler in settings.LOGGING
+    task_logger = logging.getLogger("wallets.tasks")
+    task_logger.addHandler(task_log)
+    level, task_logger.level = task_logger.level, logging.INFO
+    try:
+        with start_worker(celery_app, perform_ping_check=False, queues=[queue], loglevel="WARNING"):
+            # A server instruments before it connects; here the pool predates instrument(), so
+            # it is closed and reopened with instrumented connections.
+            connection.close()
+            connection.close_pool()
+            response = client.post(
+                "/accounts/signup/",
+                {"email": email, "password1": "a-long-pass-9876", "password2": "a-long-pass-9876"},
+            )
+            assert response.status_code == 302
+            deadline = time.monotonic() + 30
+            while not any(s.name == f"run/{TASK}" for s in exporter.get_finished_spans()):
+                assert time.monotonic() < deadline, sorted({s.name for s in exporter.get_finished_spans()})
+                time.sleep(0.1)
+    finally:
+        conf.task_always_eager, conf.broker_url, conf.task_default_queue = previous
+        uninstrument()
+        connection.close()
+        connection.close_pool()  # no instrumented connection outlives the test
+        task_logger.removeHandler(task_log)
+        task_logger.level = level
+
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [email]  # the worker sent it
+    spans = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in spans}
+    (server,) = [s for s in spans if s.kind == SpanKind.SERVER]
+    assert server.attributes is not None and server.attributes.get("http.route", "").startswith("accounts/signup")
+    trace_id = server.context.trace_id
+    in_trace = [s for s in spans if s.context.trace_id == trace_id]
+
+    sql = [s for s in in_trace if (s.attributes or {}).get("db.system") == "postgresql"]
+    assert any("INSERT" in str((s.attributes or {}).get("db.statement", "")) for s in sql), "no SQL spans"
+    assert all(server in _ancestors(s, by_id) for s in sql)
+    assert any((s.attributes or {}).get("db.system") == "redis" for s in in_trace), "no cache spans"
+
+    (publish,) = [s for s in in_trace if s.name == f"apply_async/{TASK}"]
+    (run,) = [s for s in in_trace if s.name == f"run/{TASK}"]
+    assert publish.kind == SpanKind.PRODUCER and server in _ancestors(publish, by_id)
+    assert run.kind == SpanKind.CONSUMER and run.parent is not None and run.parent.span_id == publish.context.span_id
+
+    sent = [r for r in task_log.records if r.getMessage().startswith("sent account e-mail")]
+    assert sent and sent[0].trace_id == format_trace_id(trace_id)  # type: ignore[attr-defined]
