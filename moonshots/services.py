@@ -350,6 +350,7 @@ def _picks_make(
 
 
 def _scan_log(run: ScanRun, *, model: MoonshotModel, replayed: bool) -> MoonshotScan:
+    assert run.market_time is not None  # a scan always judges a market time
     return MoonshotScan(
         chain_id=run.chain_id,
         market_time=run.market_time,
@@ -437,14 +438,17 @@ def supply_by_row(panel: MarketPanel) -> np.ndarray:
     minted, plus what was burnt, after that row (mints and burns are zero-address transfers)."""
     t, n = len(panel.times), len(panel.token_ids)
     col_of = {int(token_id): i for i, token_id in enumerate(panel.token_ids)}
-    decimals = dict(Token.objects.filter(id__in=col_of).values_list("id", "decimals"))
+    scale = {
+        token_id: 10 ** (18 if decimals is None else decimals)
+        for token_id, decimals in Token.objects.filter(id__in=col_of).values_list("id", "decimals")
+    }
     start = _as_datetime(panel.times[0])
     changes = np.zeros((t + 1, n))  # row t collects what happened after the grid
     for token_id, stamp, kind, value in Transfer.objects.filter(
         token_id__in=col_of, kind__in=(Transfer.Kind.MINT, Transfer.Kind.BURN), timestamp__gte=start
     ).values_list("token_id", "timestamp", "kind", "value"):
         row = min(int((stamp - start) // HOUR), t)
-        amount = int(value) / 10 ** (18 if decimals[token_id] is None else decimals[token_id])
+        amount = int(value) / scale[token_id]
         changes[row, col_of[token_id]] += amount if kind == Transfer.Kind.MINT else -amount
     after = np.cumsum(changes[::-1], axis=0)[::-1]  # after[j]: changes in rows j and later
     return panel.supply[np.newaxis, :] - after[1:]
@@ -489,10 +493,10 @@ def moonshots_replay(
     if panel is None:
         return run
     ends = panel.times + np.timedelta64(3600, "s")
-    eligible = ends >= np.datetime64(lower.replace(tzinfo=None), "s")
+    first_end = np.datetime64(lower.replace(tzinfo=None), "us")
     if cursor is not None:  # strictly after: the cursor's own hour was judged already
-        eligible &= ends.astype("datetime64[us]") > np.datetime64(cursor.replace(tzinfo=None), "us")
-    eligible = np.flatnonzero(eligible)
+        first_end = max(first_end, np.datetime64(cursor.replace(tzinfo=None), "us") + np.timedelta64(1, "us"))
+    eligible = np.flatnonzero(ends.astype("datetime64[us]") >= first_end)
     if not len(eligible):
         return run
     step_rows = eligible[:: max(1, step_hours)]

@@ -47,7 +47,7 @@ def picks() -> dict[str, Token]:
     return {"rising": rising, "sinking": sinking, "gone": gone}
 
 
-def test_moonshots_tab_lists_picks_past_toggle_shows_closed_ones_and_buy_opens_the_token(page, picks) -> None:  # type: ignore[no-untyped-def]
+def test_moonshots_tab_lists_picks_past_toggle_shows_closed_ones_and_buy_opens_the_token(page, picks) -> None:
     from playwright.sync_api import expect
 
     page.goto("/ratings/?tab=moonshots")

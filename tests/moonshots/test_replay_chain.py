@@ -29,21 +29,21 @@ pytestmark = [pytest.mark.chain, pytest.mark.django_db(transaction=True)]
 HOUR = 3600
 
 
-def _advance(w3, seconds: int) -> None:  # type: ignore[no-untyped-def]
+def _advance(w3, seconds: int) -> None:
     w3.provider.make_request("evm_increaseTime", [seconds])
     w3.provider.make_request("evm_mine", [])
 
 
-def _index(m) -> None:  # type: ignore[no-untyped-def]
+def _index(m) -> None:
     index_sources_sync(chain_id=m.chain_id)
     chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(m.url))
 
 
-def _block_time(m) -> datetime:  # type: ignore[no-untyped-def]
+def _block_time(m) -> datetime:
     return datetime.fromtimestamp(m.w3.eth.get_block("latest")["timestamp"], tz=UTC)
 
 
-def _record(picks) -> list[tuple]:  # type: ignore[no-untyped-def]
+def _record(picks) -> list[tuple]:
     """Each pick as the record states it: entry, score, reasons and exit."""
     return [
         (
@@ -62,7 +62,7 @@ def _record(picks) -> list[tuple]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def history(registered_market, tmp_path, settings):  # type: ignore[no-untyped-def]
+def history(registered_market, tmp_path, settings):
     """A quiet day, a honeypot and a token whose liquidity is pulled, indexed and risk-checked."""
     settings.VAR_DIR = tmp_path  # no social feed
     m = registered_market
@@ -96,7 +96,7 @@ def history(registered_market, tmp_path, settings):  # type: ignore[no-untyped-d
     return {"QUIET": quiet, "TRAP": trap.address, "RUGG": rug}
 
 
-def _hour_passes(m) -> None:  # type: ignore[no-untyped-def]
+def _hour_passes(m) -> None:
     """An hour of market time passes; the indexer catches up and the hourly replay runs."""
     _advance(m.w3, HOUR)
     _index(m)
