@@ -3,6 +3,7 @@ OpenAPI schema; CORS allow-list; orjson output."""
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -63,6 +64,25 @@ def test_schema_validates_without_warnings(db) -> None:
         assert path in schema
     assert "ApiKeyAuth" in schema and "X-API-Key" in schema
     assert "A rated token" in schema  # the example
+
+
+def test_schema_gives_every_answer_an_example_and_its_headers(db) -> None:
+    out = StringIO()
+    call_command("spectacular", "--format", "openapi-json", stdout=out)
+    paths = json.loads(out.getvalue())["paths"]
+    data_api = {path: ops for path, ops in paths.items() if "/swap/" not in path}  # the swap widget's own rules
+    operations = [(path, method, op) for path, ops in data_api.items() for method, op in ops.items()]
+    assert len(operations) >= 20
+    for path, method, op in operations:
+        for code, response in op["responses"].items():
+            assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(response["headers"])
+            if code in ("200", "201"):
+                assert response["content"]["application/json"]["examples"], (method, path)
+        assert "Retry-After" in op["responses"]["429"]["headers"]
+    tokens = paths["/api/v1/tokens/"]["get"]
+    assert "ETag" in tokens["responses"]["200"]["headers"] and "304" in tokens["responses"]
+    assert {"If-None-Match", "If-Modified-Since"} <= {p["name"] for p in tokens["parameters"]}
+    assert "304" not in paths["/api/v1/watchlists/"]["get"]["responses"]  # private answers are not cached
 
 
 def test_docs_pages(market: Market, api: APIClient) -> None:

@@ -19,6 +19,7 @@ from tmsite.api.auth import ApiKeyAuthentication
 from tmsite.api.caching import cached_json
 from tmsite.api.pagination import ApiCursorPagination
 from tmsite.api.renderers import ORJSONRenderer
+from tmsite.api.schema import ApiSchema
 from tmsite.api.throttling import PlanRateThrottle
 
 ERROR = OpenApiResponse(description='{"error": {"status", "code", "message", "fields": {param: [messages]}}}')
@@ -32,6 +33,7 @@ class ApiView(GenericAPIView):
     renderer_classes = [ORJSONRenderer]
     parser_classes = [JSONParser]
     pagination_class = ApiCursorPagination
+    schema = ApiSchema()
     cursor_ordering: tuple[str, ...] = ("-id",)
     cache_responses = False  # hot public data: cached, with ETag / Last-Modified
 

@@ -45,9 +45,34 @@ def cached_answer(request: HttpRequest, *, allow: str) -> HttpResponse | None:
     now = time.time()
     buckets = {plan: throttling.bucket_for_key(prefix=prefix, plan=plan) for plan in ApiKey.Plan.values}
     entry_key, answer_key = KEY_ENTRY.format(prefix=prefix), response_key(request)
-    counter_keys = {name for bucket in buckets.values() for name in bucket.keys(now)}
-    found: dict[str, Any] = cache.get_many([entry_key, VERSION_KEY, answer_key, *counter_keys])
-    entry, answer, version = found.get(entry_key), found.get(answer_key), found.get(VERSION_KEY)
+    counter_keys = sorted({name for bucket in buckets.values() for name in bucket.keys(now)})
+    keys = [entry_key, VERSION_KEY, answer_key, *counter_keys]
+    durations = {bucket.limit_and_duration[1] for bucket in buckets.values()}
+    counter = next(iter(buckets.values())).keys(now)[1]
+    if len(durations) == 1:  # every plan counts in the same window: count while reading
+        found, counted = throttling.read_and_count(keys, counter, 2 * durations.pop())
+    else:
+        found, counted = cache.get_many(keys), False
+    entry, answer = found.get(entry_key), found.get(answer_key)
+    response = _checked(request, key, now, entry, answer, found, buckets, counted=counted, allow=allow)
+    if response is None and counted:
+        throttling.uncount(counter)
+    return response
+
+
+def _checked(
+    request: HttpRequest,
+    key: str,
+    now: float,
+    entry: ApiKey | None,
+    answer: Any,
+    found: dict[str, Any],
+    buckets: dict[str, throttling.Bucket],
+    *,
+    counted: bool,
+    allow: str,
+) -> HttpResponse | None:
+    version = found.get(VERSION_KEY)
     if entry is None or answer is None or version is None or answer[0] != version:
         return None
     if not key_matches(entry, key):
@@ -60,8 +85,9 @@ def cached_answer(request: HttpRequest, *, allow: str) -> HttpResponse | None:
     bucket = buckets.get(entry.plan)
     if bucket is None:
         return None
-    decision = throttling.decide(bucket, now, found)
+    decision = throttling.decide(bucket, now, found)  # from the counts before this request
     if not decision.allowed:
         return None
-    throttling.count(bucket, now, found)
+    if not counted:
+        throttling.count(bucket, now, found)
     return answer_from(request, answer, {**decision.headers, "Allow": allow})

@@ -30,6 +30,40 @@ class Uint256Out(serializers.CharField):
         return str(int(value))
 
 
+def _example(name: str, value: Any) -> Any:
+    """The answer's example in the schema (lists and cursor pages are built around it)."""
+    return extend_schema_serializer(examples=[OpenApiExample(name, value=value, response_only=True)])
+
+
+T0 = "2026-01-03T09:00:00Z"
+TOKEN_EXAMPLE = {
+    "chain_id": 31337,
+    "address": EXAMPLE_ADDRESS,
+    "symbol": "ALPHA",
+    "name": "Alpha",
+    "decimals": 18,
+    "total_supply": "1000000000000000000000000",
+    "price_usd": 1.27,
+    "market_cap_usd": 1270000.0,
+    "volume_24h_usd": 84000.0,
+    "liquidity_usd": 310000.0,
+    "holder_count": 412,
+    "price_change_24h": 3.1,
+    "price_change_7d": -4.2,
+    "trader_grade": 71.4,
+    "investor_grade": 58.2,
+    "overall_grade": 64.8,
+    "trader_grade_change_24h": 5.2,
+    "investor_grade_change_7d": -1.0,
+    "signal": "bullish",
+    "signal_since": "2026-01-02T13:00:00Z",
+    "risk_flags": [],
+    "model_version": "rules-v0",
+    "as_of": "2026-01-03T09:00:00Z",
+    "computed_at": "2026-01-03T09:04:11Z",
+}
+
+
 def _rating(name: str, field: type[serializers.Field] = serializers.FloatField, **kw: Any) -> serializers.Field:
     return field(source=f"rating.{name}", read_only=True, allow_null=True, **kw)
 
@@ -38,32 +72,7 @@ def _rating(name: str, field: type[serializers.Field] = serializers.FloatField, 
     examples=[
         OpenApiExample(
             "A rated token",
-            value={
-                "chain_id": 31337,
-                "address": EXAMPLE_ADDRESS,
-                "symbol": "ALPHA",
-                "name": "Alpha",
-                "decimals": 18,
-                "total_supply": "1000000000000000000000000",
-                "price_usd": 1.27,
-                "market_cap_usd": 1270000.0,
-                "volume_24h_usd": 84000.0,
-                "liquidity_usd": 310000.0,
-                "holder_count": 412,
-                "price_change_24h": 3.1,
-                "price_change_7d": -4.2,
-                "trader_grade": 71.4,
-                "investor_grade": 58.2,
-                "overall_grade": 64.8,
-                "trader_grade_change_24h": 5.2,
-                "investor_grade_change_7d": -1.0,
-                "signal": "bullish",
-                "signal_since": "2026-01-02T13:00:00Z",
-                "risk_flags": [],
-                "model_version": "rules-v0",
-                "as_of": "2026-01-03T09:00:00Z",
-                "computed_at": "2026-01-03T09:04:11Z",
-            },
+            value=TOKEN_EXAMPLE,
         )
     ]
 )
@@ -96,6 +105,15 @@ class TokenSerializer(serializers.Serializer):
     computed_at = _rating("computed_at", serializers.DateTimeField)
 
 
+@_example(
+    "A rated token",
+    {
+        **TOKEN_EXAMPLE,
+        "top_contributions": [
+            {"name": "whale_net_flow_24h", "label": "Whale net flow 24h", "value": 0.031, "contribution": 6.2}
+        ],
+    },
+)
 class TokenDetailSerializer(TokenSerializer):
     top_contributions = serializers.ListField(
         source="rating.top_contributions", child=serializers.DictField(), read_only=True, allow_null=True
@@ -172,6 +190,24 @@ def token_out(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@_example(
+    "Current grades",
+    {
+        "trader_grade": 71.4,
+        "investor_grade": 58.2,
+        "overall_grade": 64.8,
+        "trader_grade_change_24h": 5.2,
+        "trader_grade_change_7d": 9.9,
+        "investor_grade_change_24h": 0.4,
+        "investor_grade_change_7d": -1.0,
+        "top_contributions": [
+            {"name": "whale_net_flow_24h", "label": "Whale net flow 24h", "value": 0.031, "contribution": 6.2}
+        ],
+        "model_version": "rules-v0",
+        "as_of": T0,
+        "computed_at": "2026-01-03T09:04:11Z",
+    },
+)
 class GradesSerializer(serializers.Serializer):
     trader_grade = serializers.FloatField()
     investor_grade = serializers.FloatField()
@@ -186,6 +222,17 @@ class GradesSerializer(serializers.Serializer):
     computed_at = serializers.DateTimeField()
 
 
+@_example(
+    "An hourly grade",
+    {
+        "at": T0,
+        "interval": "1h",
+        "trader_grade": 71.4,
+        "investor_grade": 58.2,
+        "overall_grade": 64.8,
+        "model_version": "rules-v0",
+    },
+)
 class GradeHistorySerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     interval = serializers.ChoiceField(choices=GradeInterval.choices)
@@ -195,6 +242,19 @@ class GradeHistorySerializer(serializers.Serializer):
     model_version = serializers.CharField()
 
 
+@_example(
+    "A flip to bullish",
+    {
+        "at": "2026-01-02T13:00:00Z",
+        "signal": "bullish",
+        "signal_value": 1,
+        "trader_grade": 68.0,
+        "price_usd": 1.12,
+        "end_price_usd": 1.27,
+        "holding_return": 0.134,
+        "signal_return": 0.134,
+    },
+)
 class SignalChangeSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     signal = serializers.ChoiceField(choices=Signal.choices)
@@ -223,6 +283,20 @@ class SignalChangeSerializer(serializers.Serializer):
         return None if holding is None else holding * self.get_signal_value(row)
 
 
+@_example(
+    "A candle",
+    {
+        "time": T0,
+        "open": 1.21,
+        "high": 1.3,
+        "low": 1.19,
+        "close": 1.27,
+        "volume": 5230.0,
+        "volume_usd": 6642.1,
+        "buy_volume_usd": 4100.0,
+        "trades": 37,
+    },
+)
 class CandleSerializer(serializers.Serializer):
     time = serializers.DateTimeField(source="bucket", help_text="bucket start, UTC")
     open = serializers.FloatField()
@@ -235,6 +309,17 @@ class CandleSerializer(serializers.Serializer):
     trades = serializers.IntegerField()
 
 
+@_example(
+    "A data point",
+    {
+        "name": "ret_24h",
+        "label": "Return 24h",
+        "family": "price",
+        "window": "24h",
+        "unit": "fraction",
+        "value": 0.031,
+    },
+)
 class DataPointSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
@@ -244,6 +329,7 @@ class DataPointSerializer(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
 
 
+@_example("A holder", {"address": EXAMPLE_ADDRESS, "balance": "120000000000000000000000", "share_of_supply": 0.12})
 class HolderSerializer(serializers.Serializer):
     address = AddressOut()
     balance = Uint256Out(help_text="base units")
@@ -254,6 +340,20 @@ class HolderSerializer(serializers.Serializer):
         return row.balance / supply if supply else None
 
 
+@_example(
+    "A whale buy",
+    {
+        "tx_hash": "0x" + "ab" * 32,
+        "log_index": 3,
+        "block_number": 18250,
+        "timestamp": T0,
+        "from_address": EXAMPLE_ADDRESS,
+        "to_address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "value": "50000000000000000000000",
+        "kind": "buy",
+        "usd_value": 63500.0,
+    },
+)
 class WhaleTransferSerializer(serializers.Serializer):
     tx_hash = serializers.CharField()
     log_index = serializers.IntegerField()
@@ -266,6 +366,10 @@ class WhaleTransferSerializer(serializers.Serializer):
     usd_value = serializers.FloatField(allow_null=True)
 
 
+@_example(
+    "A volume spike",
+    {"at": T0, "kind": "volume_spike", "score": 9.5, "reason": "volume 9.5 robust sd above its 7d median"},
+)
 class AnomalySerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     kind = serializers.CharField()
@@ -273,6 +377,17 @@ class AnomalySerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+@_example(
+    "An active flag",
+    {
+        "code": "thin_liquidity",
+        "severity": "medium",
+        "detail": "liquidity $8,200 under $10,000",
+        "active": True,
+        "detected_at": "2026-01-02T10:00:00Z",
+        "checked_at": T0,
+    },
+)
 class RiskFlagSerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=RiskFlag.Code.choices)
     severity = serializers.ChoiceField(choices=RiskFlag.Severity.choices)
@@ -282,6 +397,19 @@ class RiskFlagSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField()
 
 
+@_example(
+    "The market now",
+    {
+        "chain_id": 31337,
+        "as_of": T0,
+        "tokens_rated": 412,
+        "bullish_share": 0.38,
+        "bearish_share": 0.27,
+        "total_liquidity_usd": 18250000.0,
+        "total_liquidity_usd_24h_ago": 17900000.0,
+        "total_liquidity_change_24h": 0.0196,
+    },
+)
 class MarketOverviewSerializer(serializers.Serializer):
     chain_id = serializers.IntegerField()
     as_of = serializers.DateTimeField(allow_null=True, help_text="last hourly pool snapshot")
@@ -298,12 +426,22 @@ class WatchlistItemSerializer(serializers.Serializer):
     token = TokenSerializer()
 
 
+@_example("A watchlist", {"id": 7, "name": "moonshots", "created_at": "2026-01-02T08:00:00Z"})
 class WatchlistSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=80)
     created_at = serializers.DateTimeField(read_only=True)
 
 
+@_example(
+    "A watchlist with its tokens",
+    {
+        "id": 7,
+        "name": "moonshots",
+        "created_at": "2026-01-02T08:00:00Z",
+        "items": [{"added_at": "2026-01-02T08:01:00Z", "token": TOKEN_EXAMPLE}],
+    },
+)
 class WatchlistDetailSerializer(WatchlistSerializer):
     items = serializers.SerializerMethodField()
 
@@ -317,6 +455,18 @@ class TokenRefSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=42)
 
 
+@_example(
+    "A key",
+    {
+        "prefix": "Xj3kq9Pa",
+        "name": "trading bot",
+        "plan": "free",
+        "created": "2026-01-02T08:00:00Z",
+        "last_used_at": T0,
+        "expiry_date": None,
+        "revoked": False,
+    },
+)
 class ApiKeySerializer(serializers.Serializer):
     prefix = serializers.CharField(read_only=True, help_text="identifies the key; the rest is never shown again")
     name = serializers.CharField(max_length=50)
@@ -327,6 +477,19 @@ class ApiKeySerializer(serializers.Serializer):
     revoked = serializers.BooleanField(read_only=True)
 
 
+@_example(
+    "A new key (shown once)",
+    {
+        "prefix": "Xj3kq9Pa",
+        "name": "trading bot",
+        "plan": "free",
+        "created": "2026-01-02T08:00:00Z",
+        "last_used_at": None,
+        "expiry_date": None,
+        "revoked": False,
+        "key": "Xj3kq9Pa.3vQ0ZC2m8r1LwS6yTb4NfKx9Ue7Hd5Jp",
+    },
+)
 class ApiKeyCreatedSerializer(ApiKeySerializer):
     key = serializers.CharField(read_only=True, help_text="the secret; shown once, store it now")
 

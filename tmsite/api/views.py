@@ -7,7 +7,14 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.drainage import get_override
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -47,10 +54,24 @@ def _envelope(data: Any, **meta: Any) -> dict[str, Any]:
 _ENVELOPES: dict[str, Any] = {}
 
 
-def _one(data: serializers.BaseSerializer, name: str) -> Any:
-    """The documented ``{"data": ..., "meta": {...}}`` envelope, one component per name."""
+def _one(data: serializers.BaseSerializer, name: str, **meta: Any) -> Any:
+    """The documented ``{"data": ..., "meta": {...}}`` envelope, one component per name, with
+    the data serializer's example (a list of one for ``many=True``) enveloped."""
     if name not in _ENVELOPES:
-        _ENVELOPES[name] = inline_serializer(name, {"data": data, "meta": serializers.DictField()})
+        envelope = inline_serializer(name, {"data": data, "meta": serializers.DictField()})
+        many = isinstance(data, serializers.ListSerializer)
+        inner = data.child if many else data  # type: ignore[attr-defined]
+        examples = [
+            OpenApiExample(
+                example.name,
+                value={"data": [example.value] if many else example.value, "meta": meta},
+                response_only=True,
+            )
+            for example in get_override(type(inner), "examples", [])
+        ]
+        if examples:
+            extend_schema_serializer(examples=examples)(type(envelope))
+        _ENVELOPES[name] = envelope
     return _ENVELOPES[name]
 
 
@@ -233,7 +254,7 @@ class DataPointsView(TokenView):
         operation_id="token_data_points",
         summary="Latest value of every data point behind the grades",
         parameters=[out.IntervalSerializer],
-        responses={200: _one(out.DataPointSerializer(many=True), "DataPointsEnvelope"), **ERRORS},
+        responses={200: _one(out.DataPointSerializer(many=True), "DataPointsEnvelope", interval="1h"), **ERRORS},
     )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         interval = _query(out.IntervalSerializer, request)["interval"]
@@ -254,7 +275,7 @@ class HoldersView(TokenView):
         operation_id="token_holders",
         summary="Largest holders, biggest first",
         parameters=[out.LimitSerializer],
-        responses={200: _one(out.HolderSerializer(many=True), "HoldersEnvelope"), **ERRORS},
+        responses={200: _one(out.HolderSerializer(many=True), "HoldersEnvelope", limit=20, holder_count=412), **ERRORS},
     )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
         limit = _query(out.LimitSerializer, request)["limit"]
