@@ -351,10 +351,29 @@ def _at_lag(x: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+EMA_ROW_LOOP_MIN_COLUMNS = 64  # from this many tokens, stepping down the rows beats lfilter
+
+
 def _ema(x: np.ndarray, alpha: float) -> np.ndarray:
-    """Exponential moving average down the rows, started at the first row's value."""
-    zi = ((1.0 - alpha) * x[0])[np.newaxis, :]
-    y, _ = lfilter([alpha], [1.0, alpha - 1.0], x, axis=0, zi=zi)
+    """Exponential moving average down the rows, started at the first row's value.
+
+    Many tokens: one step per row over all tokens at once (lfilter runs one filter per
+    column, ~20x slower for 10,000 short columns). Few tokens (training panels, one-token
+    loops): lfilter. Both compute y[t] = alpha * x[t] + (1 - alpha) * y[t - 1].
+    """
+    if x.shape[1] < EMA_ROW_LOOP_MIN_COLUMNS:
+        zi = ((1.0 - alpha) * x[0])[np.newaxis, :]
+        y, _ = lfilter([alpha], [1.0, alpha - 1.0], x, axis=0, zi=zi)
+        return y
+    y = np.empty(x.shape, dtype=np.float64)
+    keep = 1.0 - alpha
+    level = np.array(x[0], dtype=np.float64)
+    step = np.empty_like(level)
+    for t in range(len(x)):
+        np.multiply(level, keep, out=level)
+        np.multiply(x[t], alpha, out=step)
+        level += step
+        y[t] = level
     return y
 
 

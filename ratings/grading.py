@@ -347,7 +347,7 @@ def model_fit(
     return artifact, info
 
 
-EARLY_STOPPING_MIN_ROWS = 10_000  # above this, the last tenth of the window stops the boosting
+EARLY_STOPPING_MIN_ROWS = 2_000  # from this many rows, the last tenth of the window stops the boosting
 BOOSTING_PARAMS: dict[str, Any] = {
     "objective": "regression",
     "learning_rate": 0.05,
@@ -371,8 +371,10 @@ def _booster_fit(x: np.ndarray, y: np.ndarray, *, random_state: int) -> lightgbm
     """Boosted trees on time-ordered rows, cut to their best iteration.
 
     A missing value (NaN) is its own branch at every split, so "no data" is never read as a
-    number. With many rows the last tenth (the most recent) is held out to stop adding
-    trees once they stop helping, as the earlier scikit-learn model did.
+    number. With enough rows the last tenth (the most recent) is held out to stop adding
+    trees once 10 more stop helping (as the earlier scikit-learn model did above 10,000
+    rows): on the simulated market that kept 30 trader trees with the same held-out rank
+    correlation as 200, and every tree costs time in the exact contributions.
     """
     params = {**BOOSTING_PARAMS, "seed": random_state}
     if len(y) > EARLY_STOPPING_MIN_ROWS:

@@ -212,3 +212,15 @@ def test_daily_panel_uses_day_bars_and_blanks_sub_day_windows():
     values = data_points_compute(daily)
     assert np.isnan(values["ret_1h"][-1, 0])
     assert values["ret_24h"][-1, 0] == pytest.approx((1.01**24 - 1) * 100)
+
+
+def test_a_token_gets_the_same_data_points_alone_as_among_many():
+    """Wide panels step EMAs down the rows, narrow ones use lfilter: the values agree."""
+    rng = np.random.default_rng(9)
+    close = np.exp(np.cumsum(rng.normal(0, 0.02, (HOURS, 70)), axis=0))
+    panel = make_panel(close, volume_usd=rng.uniform(100, 1_000, (HOURS, 70)))
+    together = data_points_compute(panel, [HOURS - 30, HOURS - 1])
+    alone = data_points_compute(panel.take([3]), [HOURS - 30, HOURS - 1])
+    market_relative = {"market_correlation_7d", "market_beta_7d", "relative_strength_7d"}
+    for name in REGISTRY_BY_NAME.keys() - market_relative:
+        np.testing.assert_allclose(alone[name][:, 0], together[name][:, 3], rtol=1e-9, atol=1e-12, err_msg=name)
