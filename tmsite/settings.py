@@ -372,14 +372,16 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 # Health probes come from load balancers over plain HTTP inside the cluster.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-# Content Security Policy (django-csp): scripts and styles only from this site, never inline
-# (templates keep JS in static files; htmx is configured in base.html not to inject styles or
-# eval). The API docs views widen style-src for their third-party UIs (tmsite/urls.py).
+# Content Security Policy (django-csp): scripts and style sheets only from this site, never
+# inline scripts or eval (templates keep JS in static files; htmx is configured in base.html
+# not to inject styles or eval). The API docs views widen style-src for their third-party UIs (tmsite/urls.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        # plus the one <style> lightweight-charts 5.2.1 adds for its attribution logo, by hash
+        # (a new chart version with another one fails the browser tests, which report violations)
+        "style-src": ["'self'", "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],

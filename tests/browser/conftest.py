@@ -54,8 +54,13 @@ def page(chromium_browser, live_server) -> Iterator[object]:  # type: ignore[no-
     context = chromium_browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # Every page must work under the site's Content-Security-Policy: a blocked script, style or
+    # handler shows up as a console error, and fails the test that loaded it.
+    csp_violations: list[str] = []
+    page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
     yield page
     context.close()
+    assert not csp_violations, csp_violations
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import re
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from playwright.sync_api import expect  # web-first waits: no string eval, which the CSP blocks
 
 from tests.site.factories import candles_make, holder_make, persona_make, rating_make, token_make, whale_make
 
@@ -68,18 +69,18 @@ def test_sort_and_filter_the_ratings_table(page, market, screenshot) -> None:  #
     screenshot(page, "ratings")
     page.click("th[data-col=price] a")
     page.wait_for_url(re.compile(r"sort=price"))
-    page.wait_for_function("document.querySelector('table.ratings tbody tr').dataset.symbol === 'TK3'")
+    expect(page.locator("table.ratings tbody tr").first).to_have_attribute("data-symbol", "TK3")
     assert table_symbols(page) == ["TK3", "TK1", "TK4", "TK2"]
     page.click("th[data-col=price] a")  # again: ascending
     page.wait_for_url(re.compile(r"dir=asc"))
-    page.wait_for_function("document.querySelector('table.ratings tbody tr').dataset.symbol === 'TK2'")
+    expect(page.locator("table.ratings tbody tr").first).to_have_attribute("data-symbol", "TK2")
     page.select_option("#id_signal", "bullish")
     page.wait_for_url(re.compile(r"signal=bullish"))
-    page.wait_for_function("document.querySelectorAll('table.ratings tbody tr').length === 2")
+    expect(page.locator("table.ratings tbody tr")).to_have_count(2)
     assert table_symbols(page) == ["TK4", "TK1"]  # still sorted by price, ascending
     page.fill("#id_q", "TK4")
     page.wait_for_url(re.compile(r"q=TK4"))
-    page.wait_for_function("document.querySelectorAll('table.ratings tbody tr').length === 1")
+    expect(page.locator("table.ratings tbody tr")).to_have_count(1)
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "ratings-phone")
 
@@ -94,7 +95,7 @@ def test_open_a_token_and_see_the_chart_drawn(page, market, screenshot) -> None:
     page.click("[data-interval='1d']")
     page.wait_for_url(re.compile(r"interval=1d"))
     page.click("[data-interval='1h']")
-    page.wait_for_function("document.querySelector('#price-chart').dataset.bars === '72'")
+    expect(page.locator("#price-chart")).to_have_attribute("data-bars", "72")
     screenshot(page, "token")
     page.click("[data-theme-toggle]")
     assert page.get_attribute("html", "data-theme") in ("dark", "light")

@@ -136,6 +136,8 @@ def test_widget_approves_swaps_and_shows_the_new_balance(
         browser = pw.chromium.launch(executable_path=ensure_chromium(), headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page()
+            csp_violations: list[str] = []  # the site's Content-Security-Policy must not block anything
+            page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
             page.expose_function("__walletRequest", wallet.handle)
             page.add_init_script(WALLET_JS)
             page.goto(f"{live_server.url}/ratings/?tab=moonshots")
@@ -155,6 +157,7 @@ def test_widget_approves_swaps_and_shows_the_new_balance(
             expect(page.locator("[data-balance]")).to_contain_text("Received", timeout=60_000)
             expect(page.locator("[data-tx-state]")).to_contain_text("confirmed")
             expect(page.locator("[data-status]")).to_have_text("Swap confirmed.")
+            assert not csp_violations, csp_violations
         finally:
             browser.close()
     assert len(wallet.sent) == 2  # the approval, then the swap
