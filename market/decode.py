@@ -45,15 +45,28 @@ def checksum(address_hex40: str) -> str:
     return to_checksum_address("0x" + address_hex40)
 
 
+_TOPIC_ADDRESSES: dict[str, str] = {}  # whole topic -> checksummed address, for valid topics only
+_TOPIC_ADDRESSES_MAX = 262_144
+
+
 def topic_address(topic: str) -> str:
+    # One dict lookup for an address seen before: the walk decodes two per transfer.
+    address = _TOPIC_ADDRESSES.get(topic)
+    if address is not None:
+        return address
     if len(topic) != 66 or topic[2:26] != "000000000000000000000000":
         raise UndecodableLog(f"topic is not a left-padded address: {topic[:20]}...")
-    return checksum(topic[26:].lower())
+    if len(_TOPIC_ADDRESSES) >= _TOPIC_ADDRESSES_MAX:
+        _TOPIC_ADDRESSES.clear()
+    address = _TOPIC_ADDRESSES[topic] = checksum(topic[26:].lower())
+    return address
 
 
 def words(data: str, count: int) -> list[int]:
     if len(data) != 2 + 64 * count:
         raise UndecodableLog(f"expected {count} data words, got {(len(data) - 2) / 64:g}")
+    if count == 1:
+        return [int(data, 16)]  # int() takes the 0x prefix with base 16
     return [int(data[2 + 64 * i : 66 + 64 * i], 16) for i in range(count)]
 
 

@@ -17,6 +17,7 @@ compute the same numbers.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -90,6 +91,8 @@ class MarketState:
         self.pool_ids: dict[str, int] = {}
         self._native_usd: float | None = None
         self._native_dirty = True
+        # token id -> USD price; the walk asks for one per transfer, reserves change far less often
+        self._prices: dict[int, float | None] = {}
 
     def add_token(self, token: TokenState) -> None:
         self.tokens[token.id] = token
@@ -101,6 +104,7 @@ class MarketState:
         self.tokens[pool.token0_id].pool_ids.append(pool.id)
         self.tokens[pool.token1_id].pool_ids.append(pool.id)
         self._native_dirty = True
+        self._prices.clear()
 
     # --- pricing ------------------------------------------------------------------------
 
@@ -129,6 +133,7 @@ class MarketState:
                         weight += quote_units
             self._native_usd = weighted / weight if weight else None
             self._native_dirty = False
+            self._prices.clear()  # every price quoted in the native coin moved with it
         return self._native_usd
 
     def pool_price_and_tvl(self, pool: PoolState) -> tuple[float | None, float]:
@@ -142,6 +147,15 @@ class MarketState:
         return quote_units / base_units * quote_usd, 2.0 * quote_units * quote_usd
 
     def token_price(self, token_id: int) -> float | None:
+        if self._native_dirty:
+            self.native_usd()
+        try:
+            return self._prices[token_id]
+        except KeyError:
+            price = self._prices[token_id] = self._token_price(token_id)
+            return price
+
+    def _token_price(self, token_id: int) -> float | None:
         token = self.tokens[token_id]
         if token.quote_kind == USD:
             return 1.0
@@ -163,8 +177,11 @@ class MarketState:
 
     def apply_sync(self, pool: PoolState, reserve0: int, reserve1: int) -> None:
         pool.reserve0, pool.reserve1 = reserve0, reserve1
-        if pool.quote_kind == USD and pool.base_id is not None and self.tokens[pool.base_id].quote_kind == NATIVE:
-            self._native_dirty = True
+        base = pool.base_id
+        if base is not None:
+            self._prices.pop(base, None)  # the only price this pool feeds, besides the native coin's
+            if pool.quote_kind == USD and self.tokens[base].quote_kind == NATIVE:
+                self._native_dirty = True
 
 
 # --- aggregators shared by the batch walk and the reorg rebuild --------------------------
@@ -228,3 +245,31 @@ class ActivityBook:
 
     def keys(self) -> set[tuple[int, str, int]]:
         return set(self.transfers) | set(self.swaps)
+
+    def merge(self, other: ActivityBook) -> None:
+        """Add another book's events (of other blocks) into this one."""
+        for key, count in other.transfers.items():
+            self.transfers[key] += count
+        for key, count in other.whales.items():
+            self.whales[key] += count
+        for key, count in other.swaps.items():
+            self.swaps[key] += count
+        for key, addresses in other.addresses.items():
+            self.addresses[key] |= addresses
+        for key, traders in other.traders.items():
+            self.traders[key] |= traders
+
+    def select(self, keep: Callable[[str, int], bool]) -> ActivityBook:
+        """A book of the buckets ``keep(interval, bucket start)`` accepts (sharing their sets)."""
+        book = ActivityBook(self.intervals)
+        for mine, theirs in (
+            (self.transfers, book.transfers),
+            (self.whales, book.whales),
+            (self.swaps, book.swaps),
+            (self.addresses, book.addresses),
+            (self.traders, book.traders),
+        ):
+            for key, value in mine.items():
+                if keep(key[1], key[2]):
+                    theirs[key] = value  # type: ignore[assignment]
+        return book

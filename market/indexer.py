@@ -6,6 +6,10 @@ into rows and derived data, and commit rows and checkpoint together in one trans
 checkpoint holds the next block to read and moves compare-and-set, so a killed or duplicated
 worker can neither skip nor double-apply a range.
 
+On PostgreSQL the loop is a pipeline: the next range is fetched on one thread while this
+one is walked, and the previous one is written (and its checkpoint committed) on a second
+connection meanwhile, so the node's, Python's and the database's work overlap.
+
 The range span adapts: it halves when the node says a range is too large (or times out) and
 doubles while batches are quick, within ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` blocks.
 """
@@ -16,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,7 +138,73 @@ class Batch:
     snapshots: dict[tuple[int, int], tuple[int, int, float]] = field(default_factory=dict)
     touched_pools: set[int] = field(default_factory=set)
     activity_from: dict[int, int] = field(default_factory=dict)  # token id -> earliest unix time touched
+    activity: ActivityBook = field(default_factory=ActivityBook)
     log_count: int = 0
+    # Filled once the walk is done (``_finish_walk``), so writing needs nothing but the batch:
+    new_tokens: list[Token] = field(default_factory=list)  # discovered rows with preallocated ids
+    new_pools: list[Pool] = field(default_factory=list)
+    block_rows: list[tuple[int, int, str, datetime]] = field(default_factory=list)  # IndexedBlock rows
+    pool_values: list[tuple[int, int, int, int | None, float, datetime | None, bool]] = field(default_factory=list)
+    token_values: dict[int, tuple[float | None, float, int | None]] = field(default_factory=dict)
+    activity_carry: ActivityCarry | None = None  # open activity buckets, for the next batch
+
+
+@dataclass
+class ActivityCarry:
+    """Activity of the buckets still open after a batch, complete for buckets after ``since``.
+
+    Distinct addresses cannot be added across batches; with the open buckets' address sets
+    kept in memory the next batch merges its own into them instead of asking the database to
+    recount the bucket (``activity_rebuild``). Only buckets starting after the first batch
+    of a run are complete in memory; older ones are still recounted.
+    """
+
+    to_block: int  # the batch this carry follows
+    since: int  # unix seconds: buckets starting after this hold every event
+    book: ActivityBook
+
+
+class _BatchWriter:
+    """Writes walked batches on its own thread and database connection, one at a time, in order.
+
+    Each batch is one transaction (rows, derived data and checkpoint), as on the serial path,
+    so a killed process leaves whole batches only. While the database works through batch
+    N's writes (COPY, index upkeep, upserts, the commit's WAL flush), the indexer's thread
+    walks batch N+1, so the database's time overlaps Python's instead of adding to it.
+    """
+
+    def __init__(self, write: Callable[[Batch, int], None], committed: Callable[[Batch], None]) -> None:
+        self._write = write
+        self._committed = committed
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer")
+        self._pending: Future[None] | None = None
+        self.pending_blocks: dict[int, str] = {}  # block hashes of the batch in flight, for the fork check
+
+    def _run(self, batch: Batch, head: int) -> None:
+        with transaction.atomic():
+            self._write(batch, head)
+        self._committed(batch)
+
+    def submit(self, batch: Batch, head: int) -> None:
+        """Queue a walked batch, after the one in flight has committed (at most one waits)."""
+        self.wait()
+        self.pending_blocks = {number: block_hash for _, number, block_hash, _ in batch.block_rows}
+        self._pending = self._executor.submit(self._run, batch, head)
+
+    def wait(self) -> None:
+        """Until the batch in flight is committed; raises what its write raised."""
+        pending, self._pending = self._pending, None
+        try:
+            if pending is not None:
+                pending.result()
+        finally:
+            self.pending_blocks = {}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.wait()  # an error here was raised to the caller already, or one is on its way
+        self._executor.submit(lambda: connection.close()).result()  # the writer thread's own connection
+        self._executor.shutdown(wait=True)
 
 
 def _discard(prefetch: tuple[int, int, Future[Batch]] | None) -> None:
@@ -146,18 +216,6 @@ def _discard(prefetch: tuple[int, int, Future[Batch]] | None) -> None:
     return None
 
 
-def transfer_kind(sender: str, receiver: str, pool_addresses: dict[str, int]) -> str:
-    if sender == d.ZERO_ADDRESS:
-        return Transfer.Kind.MINT
-    if receiver == d.ZERO_ADDRESS:
-        return Transfer.Kind.BURN
-    if sender in pool_addresses:
-        return Transfer.Kind.BUY
-    if receiver in pool_addresses:
-        return Transfer.Kind.SELL
-    return Transfer.Kind.TRANSFER
-
-
 class ChainIndexer:
     """Indexes one chain from the checkpoint to the node's head.
 
@@ -166,14 +224,26 @@ class ChainIndexer:
     registry and settings before a run.
     """
 
-    def __init__(self, *, rpc: RpcClient, chain_id: int, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        rpc: RpcClient,
+        chain_id: int,
+        progress: Callable[[str], None] | None = None,
+        pipeline: bool | None = None,
+    ) -> None:
         self.rpc = rpc
         self.chain_id = chain_id
         self.progress = progress
         self.confirmations = settings.INDEX_CONFIRMATIONS
         self.reorg_depth = settings.INDEX_REORG_DEPTH
         self.span = settings.INDEX_SPAN_INITIAL
+        # None: pipelined on PostgreSQL outside a transaction (see run_to_head). A second
+        # connection's writes need their own transactions, so never inside a caller's (a
+        # test's), and on SQLite two connections would only take turns anyway.
+        self.pipeline = pipeline
         self.state = MarketState()
+        self._activity_carry: ActivityCarry | None = None
         self.load_state()
 
     # --- state ----------------------------------------------------------------------------
@@ -211,6 +281,7 @@ class ChainIndexer:
             )
         self.state = state
         self.factories = {dex.factory: dex.id for dex in Dex.objects.filter(chain_id=self.chain_id)}
+        self._activity_carry = None
 
     def checkpoint(self) -> Checkpoint:
         checkpoint, _ = Checkpoint.objects.get_or_create(
@@ -220,31 +291,46 @@ class ChainIndexer:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run_to_head(self, *, max_batches: int | None = None) -> RunStats:
-        """Index batch after batch until the head; the next range is fetched while this one is stored.
+    def _pipelined(self) -> bool:
+        if self.pipeline is not None:
+            return self.pipeline
+        return connection.vendor == "postgresql" and not connection.in_atomic_block
 
-        The prefetch is only used when it starts where the checkpoint now stands and the
-        batch before it discovered nothing new (a new pool or token changes what to fetch).
+    def run_to_head(self, *, max_batches: int | None = None) -> RunStats:
+        """Index batch after batch until the head, three stages deep on PostgreSQL.
+
+        The next range is fetched (a thread) while this one is walked, and the walk of this
+        one runs while the previous one is written (``_BatchWriter``). Elsewhere (SQLite, or
+        inside a caller's transaction) each batch is walked and written in turn.
+
+        The prefetch is only used when it starts where this batch ends; it watches the pools
+        and tokens this batch discovered, and is patched if anything else turned up since.
         """
         stats = RunStats()
         prefetch: tuple[int, int, Future[Batch]] | None = None
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        writer = _BatchWriter(self._write_batch, self._batch_committed) if self._pipelined() else None
+        next_block: int | None = None  # where the next batch starts; None: read the checkpoint
         try:
             while max_batches is None or len(stats.batches) < max_batches:
                 head = self.rpc.block_number()
                 target = head - self.confirmations
-                checkpoint = self.checkpoint()
+                if next_block is None:
+                    next_block = self.checkpoint().next_block
                 # Checked before "nothing to do": a reorg onto a shorter chain must still rewind.
-                fork = self.find_fork(checkpoint.next_block)
+                fork = self.find_fork(next_block, pending=writer.pending_blocks if writer else None)
                 if fork is not None:
                     prefetch = _discard(prefetch)
+                    if writer:
+                        self._settle(writer)
                     self.rollback_to(fork)
+                    next_block = None
                     stats.reorgs += 1
                     metrics.INDEXER_REORGS.labels(str(self.chain_id)).inc()
                     continue
-                if checkpoint.next_block > target:
+                if next_block > target:
                     break
-                from_block = checkpoint.next_block
+                from_block = next_block
                 started = time.perf_counter()
                 try:
                     if prefetch is not None and prefetch[0] == from_block and prefetch[1] <= target:
@@ -259,25 +345,30 @@ class ChainIndexer:
                         prefetch = (
                             to_block + 1,
                             next_to,
-                            pool.submit(self.fetch_batch, to_block + 1, next_to, self.watch_list()),
+                            fetcher.submit(self.fetch_batch, to_block + 1, next_to, self.watch_list(batch)),
                         )
-                    with transaction.atomic():
-                        self.store_batch(batch, head=head)
-                except RangeTooLarge as exc:
+                    if writer is None:
+                        with transaction.atomic():
+                            self.store_batch(batch, head=head)
+                        self._batch_committed(batch)
+                    else:
+                        self._walk_batch(batch, preallocate=True)
+                        writer.submit(batch, head)
+                    next_block = to_block + 1
+                except (RangeTooLarge, ReorgDuringFetch) as exc:
                     prefetch = _discard(prefetch)
-                    self.load_state()
+                    self._settle(writer)
+                    next_block = None
+                    if isinstance(exc, ReorgDuringFetch):
+                        continue
                     if self.span <= settings.INDEX_SPAN_MIN:
                         raise
                     self.span = max(settings.INDEX_SPAN_MIN, self.span // 2)
                     logger.info("range from %d too large (%s); span now %d", from_block, exc.message, self.span)
                     continue
-                except ReorgDuringFetch:
-                    prefetch = _discard(prefetch)
-                    self.load_state()
-                    continue
                 except Exception:
                     prefetch = _discard(prefetch)
-                    self.load_state()
+                    self._settle(writer, quiet=True)
                     raise
                 elapsed = time.perf_counter() - started
                 if settings.INDEX_BATCH_PAUSE:
@@ -292,10 +383,33 @@ class ChainIndexer:
                         f"total {stats.logs} logs, {stats.blocks / stats.seconds:.0f} blocks/s, {rate:.0f} logs/s, "
                         f"lag {target - to_block} blocks"
                     )
+            if writer:
+                self._settle(writer, reload=False)  # the last batch is committed before returning
         finally:
             _discard(prefetch)
-            pool.shutdown(wait=True)
+            fetcher.shutdown(wait=True)
+            if writer:
+                writer.close()
         return stats
+
+    def _settle(self, writer: _BatchWriter | None, *, quiet: bool = False, reload: bool = True) -> None:
+        """Wait for the write in flight, then make memory match the database again.
+
+        After a failure the walk may have run ahead of what was committed; tokens, pools and
+        carried activity are reloaded from the database. ``quiet`` drops the writer's own
+        error, for when another one is already on its way to the caller.
+        """
+        try:
+            if writer:
+                writer.wait()
+        except Exception:
+            reload = True
+            if not quiet:
+                self.load_state()
+                raise
+            logger.exception("chain %s: the batch being written failed too", self.chain_id)
+        if reload:
+            self.load_state()
 
     def _adapt_span(self, elapsed: float, logs: int) -> None:
         if elapsed < settings.INDEX_BATCH_FAST_SECONDS and logs < settings.INDEX_BATCH_TARGET_LOGS:
@@ -305,15 +419,19 @@ class ChainIndexer:
 
     # --- reorgs -----------------------------------------------------------------------------
 
-    def find_fork(self, next_block: int) -> int | None:
-        """First block to re-read if stored hashes differ from the node's, else None."""
-        stored = list(
-            IndexedBlock.objects.filter(
-                chain_id=self.chain_id, number__gte=max(0, next_block - self.reorg_depth), number__lt=next_block
+    def find_fork(self, next_block: int, pending: dict[int, str] | None = None) -> int | None:
+        """First block to re-read if stored hashes differ from the node's, else None.
+
+        ``pending``: hashes of a batch still being written, which count as stored.
+        """
+        since = max(0, next_block - self.reorg_depth)
+        hashes = dict(
+            IndexedBlock.objects.filter(chain_id=self.chain_id, number__gte=since, number__lt=next_block).values_list(
+                "number", "hash"
             )
-            .order_by("number")
-            .values_list("number", "hash")
         )
+        hashes.update({n: h for n, h in (pending or {}).items() if since <= n < next_block})
+        stored = sorted(hashes.items())
         if not stored:
             return None
         headers = self.rpc.block_headers([number for number, _ in stored], missing_ok=True)
@@ -356,9 +474,18 @@ class ChainIndexer:
             logs.extend(part)
         return logs
 
-    def watch_list(self) -> Watch:
-        """What to fetch, copied so a prefetch thread never reads state the store changes."""
-        return Watch(dict(self.factories), frozenset(self.state.token_ids), frozenset(self.state.pool_ids))
+    def watch_list(self, batch: Batch | None = None) -> Watch:
+        """What to fetch, copied so a prefetch thread never reads state the store changes.
+
+        With ``batch``: also the pools and tokens it discovered, about to be added, so the
+        range after it needs no patching (``patch_batch``) for them.
+        """
+        tokens, pools = set(self.state.token_ids), set(self.state.pool_ids)
+        if batch is not None and batch.discovered:
+            for pair, _, token0, token1, _ in batch.discovered[0]:
+                pools.add(pair)
+                tokens.update((token0, token1))
+        return Watch(dict(self.factories), frozenset(tokens), frozenset(pools))
 
     def fetch_batch(self, from_block: int, to_block: int, watch: Watch | None = None) -> Batch:
         """Logs, headers and discoveries of a range; reads the node only, never the database."""
@@ -514,11 +641,17 @@ class ChainIndexer:
             metadata[address] = meta
         return metadata
 
-    def _create_discovered(self, batch: Batch) -> set[int]:
-        """Write the Pool/Token rows found by ``_discover``; returns ids of the new tokens."""
+    def _create_discovered(self, batch: Batch, *, preallocate: bool = False) -> set[int]:
+        """Create the Pool/Token rows found by ``_discover``; returns ids of the new tokens.
+
+        ``preallocate``: ids are drawn from the tables' sequences now and the rows are left in
+        the batch for the writer (another connection) to insert with the batch.
+        """
         if not batch.discovered:
             return set()
         pools, new_tokens, metadata = batch.discovered
+        token_ids = iter(_next_ids(Token, len(new_tokens)) if preallocate else [])
+        pool_ids = iter(_next_ids(Pool, len(pools)) if preallocate else [])
         quote = self.quote_assets
         created_ids: set[int] = set()
         # From block 0 the token's whole history is read (backfilled), so its supply is the
@@ -528,7 +661,7 @@ class ChainIndexer:
         first_seen = {t: block for _, block, t0, t1, _ in pools for t in (t0, t1)}
         for address in new_tokens:
             meta = metadata[address]
-            token = Token.objects.create(
+            token = Token(
                 chain_id=self.chain_id,
                 address=address,
                 name=meta["name"],
@@ -539,6 +672,11 @@ class ChainIndexer:
                 quote_kind=quote.get(address, ""),
                 first_seen_block=first_seen[address],
             )
+            if preallocate:
+                token.id = next(token_ids)
+                batch.new_tokens.append(token)
+            else:
+                token.save(force_insert=True)
             if not full_history:
                 created_ids.add(token.id)
             self.state.add_token(
@@ -552,9 +690,14 @@ class ChainIndexer:
             )
         for pair, block, token0, token1, dex_id in pools:
             t0, t1 = self.state.token_ids[token0], self.state.token_ids[token1]
-            pool = Pool.objects.create(
+            pool = Pool(
                 chain_id=self.chain_id, address=pair, dex_id=dex_id, token0_id=t0, token1_id=t1, created_block=block
             )
+            if preallocate:
+                pool.id = next(pool_ids)
+                batch.new_pools.append(pool)
+            else:
+                pool.save(force_insert=True)
             base_is_token0, quote_kind = pool_sides(self.state.tokens[t0], self.state.tokens[t1])
             self.state.add_pool(PoolState(pool.id, pair, t0, t1, 0, 0, base_is_token0, quote_kind))
         return created_ids
@@ -572,11 +715,19 @@ class ChainIndexer:
 
         Mints and burns of tokens discovered in this batch do not move their supply: it was
         read with ``totalSupply()`` at the batch's last block, after them.
+
+        This loop is the indexer's Python hot path (one pass per log), so lookups are bound
+        to locals, watched addresses are matched on the node's lowercase form, and prices
+        come from ``MarketState``'s cache; the decoders stay the tested ones in ``decode``.
         """
         state = self.state
         chain_id = self.chain_id
-        token_ids = state.token_ids
+        tokens = state.tokens
+        pools = state.pools
         pool_ids = state.pool_ids
+        token_price = state.token_price
+        token_by_raw = {address.lower(): token_id for address, token_id in state.token_ids.items()}
+        pool_by_raw = {address.lower(): pool_id for address, pool_id in pool_ids.items()}
         timestamps = batch.timestamps
         whale_share = settings.WHALE_MIN_SUPPLY_SHARE
         whale_usd = settings.WHALE_MIN_USD
@@ -590,38 +741,52 @@ class ChainIndexer:
         )
         deltas = batch.balance_deltas
         activity_from = batch.activity_from
+        activity = batch.activity
+        candles = batch.candles
+        snapshots = batch.snapshots
+        touched_pools = batch.touched_pools
         zero = d.ZERO_ADDRESS
         token_topics = d.TOKEN_TOPICS
+        transfer_topic, sync_topic, swap_topic, mint_topic, burn_topic = d.TRANSFER, d.SYNC, d.SWAP, d.MINT, d.BURN
+        mint_kind, burn_kind = Transfer.Kind.MINT, Transfer.Kind.BURN
+        buy_kind, sell_kind, plain_kind = Transfer.Kind.BUY, Transfer.Kind.SELL, Transfer.Kind.TRANSFER
         for log in batch.logs:
             topics = log["topics"]
             if not topics:
                 continue
             topic0 = topics[0]
-            address = d.checksum(log["address"][2:].lower())
+            raw_address = log["address"].lower()
             block = int(log["blockNumber"], 16)
-            log_index = int(log["logIndex"], 16)
-            tx_hash = log["transactionHash"]
             ts = timestamps[block]
             when = datetimes.get(block)
             if when is None:
                 when = datetimes[block] = to_datetime(ts)
             try:
                 if topic0 in token_topics:
-                    token_id = token_ids.get(address)
+                    token_id = token_by_raw.get(raw_address)
                     if token_id is None:
                         continue  # an LP token's Transfer, or a token no pool made us watch
-                    if topic0 == d.TRANSFER:
+                    if topic0 == transfer_topic:
                         sender, receiver, value = d.decode_transfer(log)
                     else:
                         sender, receiver, value = d.decode_wrap(log)
-                    token = state.tokens[token_id]
-                    kind = transfer_kind(sender, receiver, pool_ids)
-                    price = state.token_price(token_id)
-                    units = value / token.scale
-                    usd = units * price if price is not None else None
+                    token = tokens[token_id]
+                    if sender == zero:
+                        kind = mint_kind
+                    elif receiver == zero:
+                        kind = burn_kind
+                    elif sender in pool_ids:
+                        kind = buy_kind
+                    elif receiver in pool_ids:
+                        kind = sell_kind
+                    else:
+                        kind = plain_kind
+                    price = token_price(token_id)
+                    usd = value / token.scale * price if price is not None else None
                     supply_now = token.total_supply
                     is_whale = bool(
-                        kind not in (Transfer.Kind.MINT, Transfer.Kind.BURN)
+                        kind is not mint_kind
+                        and kind is not burn_kind
                         and (
                             (supply_now and value / supply_now >= whale_share) or (usd is not None and usd >= whale_usd)
                         )
@@ -630,8 +795,8 @@ class ChainIndexer:
                         (
                             chain_id,
                             block,
-                            tx_hash,
-                            log_index,
+                            log["transactionHash"],
+                            int(log["logIndex"], 16),
                             when,
                             token_id,
                             sender,
@@ -652,20 +817,33 @@ class ChainIndexer:
                         token.total_supply = max(0, supply_now - value)
                     if token_id not in activity_from or ts < activity_from[token_id]:
                         activity_from[token_id] = ts
+                    activity.add_transfer(token_id, ts, sender, receiver, is_whale)
                     continue
-                pool_id = pool_ids.get(address)
+                pool_id = pool_by_raw.get(raw_address)
                 if pool_id is None:
                     continue  # PairCreated, handled in discovery
-                pool = state.pools[pool_id]
-                if topic0 == d.SYNC:
+                pool = pools[pool_id]
+                if topic0 == sync_topic:
                     reserve0, reserve1 = d.decode_sync(log)
                     state.apply_sync(pool, reserve0, reserve1)
                     pool.reserves_block, pool.updated_at = block, ts
                     _, tvl = state.pool_price_and_tvl(pool)
-                    syncs.append((chain_id, block, tx_hash, log_index, when, pool_id, reserve0, reserve1, tvl))
-                    batch.snapshots[(pool_id, ts - ts % 3600)] = (reserve0, reserve1, tvl)
-                    batch.touched_pools.add(pool_id)
-                elif topic0 == d.SWAP:
+                    syncs.append(
+                        (
+                            chain_id,
+                            block,
+                            log["transactionHash"],
+                            int(log["logIndex"], 16),
+                            when,
+                            pool_id,
+                            reserve0,
+                            reserve1,
+                            tvl,
+                        )
+                    )
+                    snapshots[(pool_id, ts - ts % 3600)] = (reserve0, reserve1, tvl)
+                    touched_pools.add(pool_id)
+                elif topic0 == swap_topic:
                     sender, recipient, a0_in, a1_in, a0_out, a1_out = d.decode_swap(log)
                     base_id = pool.base_id
                     base_amount = price_usd = volume_usd = None
@@ -673,10 +851,10 @@ class ChainIndexer:
                     if base_id is not None:
                         if pool.base_is_token0:
                             base_in, base_out, quote_in, quote_out = a0_in, a0_out, a1_in, a1_out
-                            base_t, quote_t = state.tokens[pool.token0_id], state.tokens[pool.token1_id]
+                            base_t, quote_t = tokens[pool.token0_id], tokens[pool.token1_id]
                         else:
                             base_in, base_out, quote_in, quote_out = a1_in, a1_out, a0_in, a0_out
-                            base_t, quote_t = state.tokens[pool.token1_id], state.tokens[pool.token0_id]
+                            base_t, quote_t = tokens[pool.token1_id], tokens[pool.token0_id]
                         is_buy = base_out > base_in
                         base_amount = abs(base_out - base_in) / base_t.scale
                         quote_amount = abs(quote_out - quote_in) / quote_t.scale
@@ -684,15 +862,16 @@ class ChainIndexer:
                         if quote_usd is not None and base_amount > 0:
                             volume_usd = quote_amount * quote_usd
                             price_usd = volume_usd / base_amount
-                            batch.candles.add(base_id, ts, price_usd, base_amount, volume_usd, is_buy)
+                            candles.add(base_id, ts, price_usd, base_amount, volume_usd, is_buy)
                         if base_id not in activity_from or ts < activity_from[base_id]:
                             activity_from[base_id] = ts
+                        activity.add_swap(base_id, ts, recipient)
                     swaps.append(
                         (
                             chain_id,
                             block,
-                            tx_hash,
-                            log_index,
+                            log["transactionHash"],
+                            int(log["logIndex"], 16),
                             when,
                             pool_id,
                             sender,
@@ -708,20 +887,32 @@ class ChainIndexer:
                             volume_usd,
                         )
                     )
-                    batch.touched_pools.add(pool_id)
-                elif topic0 == d.MINT:
+                    touched_pools.add(pool_id)
+                elif topic0 == mint_topic:
                     sender, amount0, amount1 = d.decode_mint(log)
                     liquidity.append(
-                        (chain_id, block, tx_hash, log_index, when, pool_id, "mint", sender, "", amount0, amount1)
+                        (
+                            chain_id,
+                            block,
+                            log["transactionHash"],
+                            int(log["logIndex"], 16),
+                            when,
+                            pool_id,
+                            "mint",
+                            sender,
+                            "",
+                            amount0,
+                            amount1,
+                        )
                     )
-                elif topic0 == d.BURN:
+                elif topic0 == burn_topic:
                     sender, amount0, amount1, recipient = d.decode_burn(log)
                     liquidity.append(
                         (
                             chain_id,
                             block,
-                            tx_hash,
-                            log_index,
+                            log["transactionHash"],
+                            int(log["logIndex"], 16),
                             when,
                             pool_id,
                             "burn",
@@ -732,13 +923,74 @@ class ChainIndexer:
                         )
                     )
             except d.UndecodableLog as exc:
-                skipped.append((chain_id, block, tx_hash, log_index, when, address, topic0, str(exc)[:255]))
+                skipped.append(
+                    (
+                        chain_id,
+                        block,
+                        log["transactionHash"],
+                        int(log["logIndex"], 16),
+                        when,
+                        d.checksum(raw_address[2:]),
+                        topic0,
+                        str(exc)[:255],
+                    )
+                )
 
     # --- storing ----------------------------------------------------------------------------
 
     def store_batch(self, batch: Batch, *, head: int) -> None:
-        new_token_ids = self._create_discovered(batch)
+        """Walk and write one batch in the caller's transaction (the serial path)."""
+        self._walk_batch(batch, preallocate=False)
+        self._write_batch(batch, head)
+
+    def _walk_batch(self, batch: Batch, *, preallocate: bool) -> None:
+        new_token_ids = self._create_discovered(batch, preallocate=preallocate)
         self._walk_logs(batch, new_token_ids)
+        self._finish_walk(batch)
+
+    def _finish_walk(self, batch: Batch) -> None:
+        """Take from memory what the write needs, now: the next walk moves the state on."""
+        state = self.state
+        batch.pool_values = [
+            (
+                pool_id,
+                pool.reserve0,
+                pool.reserve1,
+                pool.reserves_block,
+                state.pool_price_and_tvl(pool)[1],
+                to_datetime(pool.updated_at) if pool.updated_at else None,
+                pool_id in batch.touched_pools,
+            )
+            for pool_id, pool in state.pools.items()
+        ]
+        batch.token_values = {
+            token_id: (state.token_price(token_id), state.token_liquidity(token_id), token.total_supply)
+            for token_id, token in state.tokens.items()
+        }
+        numbers = {
+            row[1]
+            for rows in (batch.transfers, batch.swaps, batch.syncs, batch.liquidity, batch.skipped)
+            for row in rows
+        }
+        numbers.add(batch.to_block)
+        # Backfilled blocks lie before the batch and are not this batch's to vouch for.
+        numbers = {n for n in numbers if n >= batch.from_block and n > batch.to_block - self.reorg_depth}
+        batch.block_rows = [
+            (self.chain_id, number, batch.headers[number]["hash"], to_datetime(batch.timestamps[number]))
+            for number in sorted(numbers)
+        ]
+        batch.logs = []  # walked: only the rows are written
+
+    def _write_batch(self, batch: Batch, head: int) -> None:
+        """Write what the walk produced and move the checkpoint, in the current transaction.
+
+        Reads nothing from ``self.state``: on PostgreSQL this runs on the writer thread while
+        the next batch is walked.
+        """
+        if batch.new_tokens:
+            Token.objects.bulk_create(batch.new_tokens)
+        if batch.new_pools:
+            Pool.objects.bulk_create(batch.new_pools)
         event_fields = ["chain_id", "block_number", "tx_hash", "log_index", "timestamp"]
         bulk_insert(
             Transfer,
@@ -783,26 +1035,19 @@ class ChainIndexer:
         if moved != 1:
             raise CheckpointMoved(f"chain {self.chain_id}: checkpoint left {batch.from_block} during the batch")
 
+    def _batch_committed(self, batch: Batch) -> None:
+        self._activity_carry = batch.activity_carry
+
     def _store_blocks(self, batch: Batch) -> None:
-        numbers = {
-            row[1]
-            for rows in (batch.transfers, batch.swaps, batch.syncs, batch.liquidity, batch.skipped)
-            for row in rows
-        }
-        numbers.add(batch.to_block)
-        # Backfilled blocks lie before the batch and are not this batch's to vouch for.
-        numbers = {n for n in numbers if n >= batch.from_block and n > batch.to_block - self.reorg_depth}
-        rows = [
-            (self.chain_id, number, batch.headers[number]["hash"], to_datetime(batch.timestamps[number]))
-            for number in sorted(numbers)
-        ]
-        bulk_insert(IndexedBlock, ["chain_id", "number", "hash", "timestamp"], rows)
+        bulk_insert(IndexedBlock, ["chain_id", "number", "hash", "timestamp"], batch.block_rows)
         # Only the reorg window is ever compared with the node; older hashes are dropped.
         IndexedBlock.objects.filter(chain_id=self.chain_id, number__lte=batch.to_block - self.reorg_depth).delete()
 
     def _store_activity(self, batch: Batch) -> None:
-        """Activity buckets: counted from the batch itself where no earlier batch can have rows
-        in them, recounted by the database where one may (the buckets open at the batch start)."""
+        """Activity buckets: counted in memory where every event of the bucket was walked in this
+        run (this batch's, plus the open buckets carried from the batch before), recounted by
+        the database where earlier events are only in the database (the buckets open when the
+        run started)."""
         previous = (
             IndexedBlock.objects.filter(chain_id=self.chain_id, number=batch.from_block - 1)
             .values_list("timestamp", flat=True)
@@ -812,16 +1057,18 @@ class ChainIndexer:
             activity_rebuild(chain_id=self.chain_id, since_by_token=batch.activity_from)
             return
         boundary = int(previous.timestamp()) if previous is not None else -1
-        book = ActivityBook()
-        for row in batch.transfers:
-            book.add_transfer(row[5], int(row[4].timestamp()), row[6], row[7], row[11])
-        for row in batch.swaps:
-            if row[12] is not None:
-                book.add_swap(row[12], int(row[4].timestamp()), row[7])
+        book = batch.activity
+        touched = book.keys()
+        carry = self._activity_carry
+        if carry is not None and carry.to_block == batch.from_block - 1:
+            since = carry.since
+            book.merge(carry.book)
+        else:
+            since = boundary
         fresh, recount = [], {}
-        for key in book.keys():
+        for key in touched:
             token_id, _, bucket = key
-            if bucket > boundary:
+            if bucket > since:
                 fresh.append(
                     (
                         *key[:2],
@@ -854,31 +1101,22 @@ class ChainIndexer:
         # end of the boundary's day.
         until = boundary - boundary % INTERVAL_SECONDS["1d"] + INTERVAL_SECONDS["1d"]
         activity_rebuild(chain_id=self.chain_id, since_by_token=recount, until=until)
+        end = batch.timestamps[batch.to_block]
+        batch.activity_carry = ActivityCarry(
+            batch.to_block,
+            since,
+            book.select(lambda interval, bucket: bucket > since and bucket + INTERVAL_SECONDS[interval] > end),
+        )
 
     def _store_market_state(self, batch: Batch, holder_changes: dict[int, int]) -> None:
-        state = self.state
         when = to_datetime(batch.timestamps[batch.to_block])
         # Reserves move only in touched pools, but a new native price re-values every pool
         # quoted in it, so TVL is compared and written for all of them.
         stored_tvl = dict(Pool.objects.filter(chain_id=self.chain_id).values_list("id", "tvl_usd"))
-        pools = []
-        for pool_id, pool in state.pools.items():
-            _, tvl = state.pool_price_and_tvl(pool)
-            if pool_id in batch.touched_pools or tvl != stored_tvl.get(pool_id):
-                pools.append(
-                    Pool(
-                        id=pool_id,
-                        reserve0=pool.reserve0,
-                        reserve1=pool.reserve1,
-                        reserves_block=pool.reserves_block,
-                        tvl_usd=tvl,
-                        updated_at=to_datetime(pool.updated_at) if pool.updated_at else None,
-                    )
-                )
         update_rows(
             Pool,
             ["reserve0", "reserve1", "reserves_block", "tvl_usd", "updated_at"],
-            [(p.id, p.reserve0, p.reserve1, p.reserves_block, p.tvl_usd, p.updated_at) for p in pools],
+            [row[:6] for row in batch.pool_values if row[6] or row[4] != stored_tvl.get(row[0])],
         )
         current = {
             t.id: t
@@ -888,10 +1126,10 @@ class ChainIndexer:
         }
         changed = []
         for token_id, row in current.items():
-            price = state.token_price(token_id)
-            liquidity = state.token_liquidity(token_id)
+            if token_id not in batch.token_values:
+                continue  # not this indexer's to price
+            price, liquidity, supply = batch.token_values[token_id]
             holders = row.holder_count + holder_changes.get(token_id, 0)
-            supply = state.tokens[token_id].total_supply
             if (price, liquidity, holders, supply) != (
                 row.price_usd,
                 row.liquidity_usd,
@@ -917,12 +1155,16 @@ def holder_balances_apply(*, deltas: dict[tuple[int, str], int], block: int) -> 
         by_token[token_id][address] = delta
     changes: dict[int, int] = defaultdict(int)
     rows: list[tuple[int, str, int, int]] = []
+    stored = _stored_balances(deltas) if connection.vendor == "postgresql" else None
     for token_id, token_deltas in by_token.items():
-        current: dict[str, int] = {}
-        for part in chunked(list(token_deltas)):
-            current.update(
-                HolderBalance.objects.filter(token_id=token_id, address__in=part).values_list("address", "balance")
-            )
+        if stored is not None:
+            current = stored.get(token_id, {})
+        else:
+            current = {}
+            for part in chunked(list(token_deltas)):
+                current.update(
+                    HolderBalance.objects.filter(token_id=token_id, address__in=part).values_list("address", "balance")
+                )
         for address, delta in token_deltas.items():
             before = current.get(address, 0)
             after = before + delta
@@ -937,6 +1179,42 @@ def holder_balances_apply(*, deltas: dict[tuple[int, str], int], block: int) -> 
         HolderBalance, ["token", "address", "balance", "updated_block"], rows, unique_fields=["token", "address"]
     )
     return changes
+
+
+def _next_ids(model: type[Token] | type[Pool], count: int) -> list[int]:
+    """Primary keys drawn from the table's sequence (PostgreSQL) for rows inserted later."""
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _stored_balances(keys: Iterable[tuple[int, str]]) -> dict[int, dict[str, int]]:
+    """Stored balances of many (token id, address) pairs in one query (PostgreSQL), by token.
+
+    One join against two arrays instead of a query per token and 900 addresses: a batch
+    touches tens of thousands of balances.
+    """
+    token_ids, addresses = [], []
+    for token_id, address in keys:
+        token_ids.append(token_id)
+        addresses.append(address)
+    found: dict[int, dict[str, int]] = defaultdict(dict)
+    table = HolderBalance._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT h.token_id, h.address, h.balance FROM {table} h
+                JOIN unnest(%s::bigint[], %s::varchar[]) AS k(token_id, address)
+                ON h.token_id = k.token_id AND h.address = k.address""",
+            [token_ids, addresses],
+        )
+        for token_id, address, balance in cursor.fetchall():
+            found[token_id][address] = int(balance)
+    return found
 
 
 def candles_merge(rows: dict[tuple[int, str, int], list[float]]) -> None:

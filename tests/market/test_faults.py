@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -133,11 +134,33 @@ def _python(code: str, env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def test_indexer_killed_at_random_points_ends_in_the_same_state(mini_market, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Each run is a separate ``manage.py index_chain`` process on its own SQLite file."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def killed_database(request, tmp_path) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Where the killed runs write: a SQLite file (walk and write in turn), or a PostgreSQL
+    database of its own (the next batch is walked while the last one is written)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    url = request.getfixturevalue("postgres_url")
+    import psycopg
+
+    admin, name = url.rsplit("/", 1)[0] + "/postgres", f"tmsite_killed_{os.getpid()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {"DATABASE_URL": url.rsplit("/", 1)[0] + "/" + name}
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_indexer_killed_at_random_points_ends_in_the_same_state(mini_market, tmp_path, killed_database) -> None:  # type: ignore[no-untyped-def]
+    """Each run is a separate ``manage.py index_chain`` process; the uninterrupted reference
+    run has its own SQLite file, the killed ones a SQLite file or a PostgreSQL database."""
     m = mini_market
     specs = json.dumps([s.__dict__ for s in m.specs()])
-    killed = _env(tmp_path / "killed", m.url)
+    killed = {**_env(tmp_path / "killed", m.url), **killed_database}
     # The uninterrupted reference run reads everything in one batch; only the killed one crawls.
     baseline = {
         **_env(tmp_path / "baseline", m.url),
