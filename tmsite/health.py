@@ -75,7 +75,14 @@ def broker_probe() -> dict[str, Any]:
 def chain_probe() -> dict[str, Any]:
     from web3 import HTTPProvider, Web3
 
-    w3 = Web3(HTTPProvider(settings.WEB3_PROVIDER_URI, request_kwargs={"timeout": settings.READYZ_TIMEOUT}))
+    # web3's default retries a timed-out call several times with backoff: a hung node would
+    # hold the probe for seconds instead of READYZ_TIMEOUT
+    provider = HTTPProvider(
+        settings.WEB3_PROVIDER_URI,
+        request_kwargs={"timeout": settings.READYZ_TIMEOUT},
+        exception_retry_configuration=None,
+    )
+    w3 = Web3(provider)
     return {"block_number": w3.eth.block_number, "chain_id": w3.eth.chain_id}
 
 

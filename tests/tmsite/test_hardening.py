@@ -132,3 +132,56 @@ def test_web_processes_cap_statements_and_workers_do_not(postgres_url: str) -> N
     assert web.returncode != 0 and "canceling statement due to statement timeout" in web.stderr, web.stderr[-2000:]
     worker = run_python(SLOW_QUERY, env)
     assert worker.returncode == 0 and worker.stdout.strip().endswith("finished"), worker.stderr[-2000:]
+
+
+@pytest.fixture
+def hung_peer():  # type: ignore[no-untyped-def]
+    """A TCP server that accepts connections and never answers (a hung node or aggregator)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=2)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_outbound_calls_give_up_on_a_hung_peer_within_their_timeout(hung_peer: str, settings) -> None:  # type: ignore[no-untyped-def]
+    from market.rpc import RpcClient, RpcUnavailable
+    from swaps.providers import ZeroExProvider
+    from swaps.services import SwapError
+    from tmsite.health import chain_probe
+
+    started = time.monotonic()
+    with pytest.raises(RpcUnavailable):
+        RpcClient(hung_peer, timeout=0.5, retries=1, backoff=0.1).call("eth_blockNumber")
+    assert time.monotonic() - started < 3  # two attempts of 0.5 s, one backoff
+
+    started = time.monotonic()
+    with pytest.raises(SwapError):
+        ZeroExProvider(base_url=hung_peer, timeout=0.5)._get("/swap/allowance-holder/price", {})
+    assert time.monotonic() - started < 2
+
+    settings.WEB3_PROVIDER_URI, settings.READYZ_TIMEOUT = hung_peer, 0.5
+    started = time.monotonic()
+    with pytest.raises(Exception, match="(?i)timed? ?out"):
+        chain_probe()
+    assert time.monotonic() - started < 2
