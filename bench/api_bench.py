@@ -6,8 +6,8 @@ Builds its own PostgreSQL database (``BENCH_API_DATABASE_URL``, default
 ``postgres://postgres@127.0.0.1:5432/tmsite_api_bench``, dropped and re-created) with 10,000
 rated tokens (the pages benchmark's fixture), then, on loopback and in one run:
 
-- the project under ``make serve`` (granian, ``DEBUG=0``, Redis cache at ``BENCH_REDIS_URL``),
-  its settings plus one bench-only URL (``bench/api_bench_settings.py``);
+- the project under ``make serve``'s server command (granian, ``DEBUG=0``, Redis cache at
+  ``BENCH_REDIS_URL``), its settings plus one bench-only URL (``bench/api_bench_settings.py``);
 - ``GET /api/v1/tokens/?ordering=-trader_grade`` (page of 50) and a token detail, with a pro
   plan API key, uncached (``API_CACHE_TTL=0``: every answer built from the database) and
   cached (the default TTL; the benchmark warms each URL first);
@@ -156,6 +156,7 @@ def main() -> int:
         raise SystemExit("wrk is not installed (make bench-api installs Debian's package)")
 
     database_url = os.environ.get("BENCH_API_DATABASE_URL", DEFAULT_DB)
+    var_dir = tempfile.mkdtemp(prefix="api-bench-")
     redis_url = os.environ.get("BENCH_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     env = {
         **os.environ,
@@ -170,7 +171,7 @@ def main() -> int:
         "LOG_FORMAT": "json",
         "API_RATE_PRO": UNREACHABLE_RATE,
         "WORKERS": str(args.workers),
-        "VAR_DIR": tempfile.mkdtemp(prefix="api-bench-"),
+        "VAR_DIR": var_dir,
     }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
@@ -198,9 +199,22 @@ def main() -> int:
     results: dict[str, Result] = {}
 
     def serve(extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
+        """The server command of ``make serve`` (its migrate and collectstatic steps were done
+        above, or are not needed by the API: they take minutes of CPU on this machine)."""
         port = free_port()
+        make_args = ["HOST=127.0.0.1", f"PORT={port}", f"WORKERS={args.workers}", f"METRICS_DIR={var_dir}/metrics"]
+        plan = subprocess.run(
+            ["make", "-n", "--no-print-directory", "serve", *make_args],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.replace("\\\n", " ")
+        lines = plan.splitlines()
+        start = next(n for n, line in enumerate(lines) if "collectstatic" in line) + 1
         process = subprocess.Popen(
-            ["make", "--no-print-directory", "serve", "HOST=127.0.0.1", f"PORT={port}"],
+            ["bash", "-c", " && ".join(lines[start:])],
             cwd=ROOT,
             env={**env, **extra},
             stdout=subprocess.DEVNULL,

@@ -125,8 +125,8 @@ def read_and_count(keys: list[str], counter: str, ttl: int) -> tuple[dict[str, A
     """``cache.get_many(keys)``, and on Redis one increment of ``counter`` in the same round
     trip (the values read are from before it); returns (values, whether it was counted).
 
-    On the cached path every round trip is a wait of the one request a worker thread serves:
-    the read and the count together halve them. The pipeline goes through Django's own Redis
+    Every round trip is a wait of the one request a worker thread serves: reading and counting
+    together halve them on the cached path. The pipeline goes through Django's own Redis
     client and serializer (private attributes of ``django.core.cache.backends.redis``, stable
     since Django 4.0); any other backend reads here and counts with ``count``.
     """
@@ -159,10 +159,13 @@ def bucket_for_key(*, prefix: str, plan: str) -> Bucket:
 def check(bucket: Bucket, now: float | None = None) -> Decision:
     """Decide and count in one call (the DRF path; the hot path batches the read itself)."""
     now = time.time() if now is None else now
-    counts = cache.get_many(bucket.keys(now))
+    keys = bucket.keys(now)
+    counts, counted = read_and_count(list(keys), keys[1], 2 * bucket.limit_and_duration[1])
     decision = decide(bucket, now, counts)
-    if decision.allowed:
+    if decision.allowed and not counted:
         count(bucket, now, counts)
+    elif not decision.allowed and counted:
+        uncount(keys[1])
     return decision
 
 
