@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -94,7 +95,7 @@ async def _init(connection: asyncpg.Connection) -> None:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = await asyncpg.create_pool(
         os.environ["BENCH_REF_DATABASE_URL"], min_size=2, max_size=10, init=_init
     )

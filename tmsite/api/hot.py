@@ -38,7 +38,7 @@ def cached_answer(request: HttpRequest, *, allow: str) -> HttpResponse | None:
     accept = request.META.get("HTTP_ACCEPT")
     if accept and not any(kind in accept for kind in _ACCEPTABLE):
         return None  # DRF answers 406
-    key = key_from_request(request)  # type: ignore[arg-type]
+    key = key_from_request(request)
     prefix = key.partition(".")[0] if key else ""
     if not key or not prefix:
         return None

@@ -7,12 +7,12 @@ Every answer of the public data API carries the caller's rate (``X-RateLimit-*``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
-HEADER = OpenApiParameter.HEADER
+HEADER: Literal["header"] = "header"
 RATE_HEADERS = [
     OpenApiParameter("X-RateLimit-Limit", int, HEADER, response=True, description="requests per period of your plan"),
     OpenApiParameter("X-RateLimit-Remaining", int, HEADER, response=True, description="requests left now"),

@@ -73,7 +73,7 @@ def tokens_rated(*, ordering: str = "-trader_grade") -> QuerySet[Token]:
     ``COALESCE(...)``); a nullable one sorts its nulls as -1, below every value.
     """
     column = TOKEN_ORDERINGS[ordering.removeprefix("-")]
-    if TokenRating._meta.get_field(column.removeprefix("rating__")).null:
+    if getattr(TokenRating._meta.get_field(column.removeprefix("rating__")), "null", True):
         sort_key: Any = Coalesce(F(column), Value(-1.0), output_field=FloatField())
     else:
         sort_key = F(column)

@@ -134,12 +134,13 @@ def read_and_count(keys: list[str], counter: str, ttl: int) -> tuple[dict[str, A
         return cache.get_many(keys), False
     names = [cache.make_and_validate_key(key) for key in keys]
     counter_name = cache.make_and_validate_key(counter)
-    pipeline = cache._cache.get_client(None, write=True).pipeline(transaction=False)
+    client: Any = cache._cache  # type: ignore[attr-defined]  # django.core.cache.backends.redis.RedisCacheClient
+    pipeline = client.get_client(None, write=True).pipeline(transaction=False)
     pipeline.mget(names)
     pipeline.incr(counter_name)
     pipeline.expire(counter_name, ttl)
     values, _, _ = pipeline.execute()
-    loads = cache._cache._serializer.loads
+    loads = client._serializer.loads
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}, True
 
 

@@ -60,7 +60,7 @@ def _one(data: serializers.BaseSerializer, name: str, **meta: Any) -> Any:
     if name not in _ENVELOPES:
         envelope = inline_serializer(name, {"data": data, "meta": serializers.DictField()})
         many = isinstance(data, serializers.ListSerializer)
-        inner = data.child if many else data  # type: ignore[attr-defined]
+        inner = data.child if many else data
         examples = [
             OpenApiExample(
                 example.name,
