@@ -218,7 +218,8 @@ class ModelArtifact:
             return self._explain_by_deltas(x)
         prediction = self.predict(x)
         grades = self.grades_from_predictions(prediction)
-        shap = self.estimator.predict(x, pred_contrib=True, num_threads=1)  # (N, F + 1): Shapley values, expected value
+        # (N, F + 1): one Shapley value per data point, then the expected prediction.
+        shap = np.asarray(self.estimator.predict(x, pred_contrib=True, num_threads=1), dtype=np.float64)
         expected = shap[:, -1]
         base = self.grades_from_predictions(expected)
         moved = prediction - expected

@@ -80,7 +80,7 @@ NO_MARKET_DATA = "chain {chain_id}: no candles for rated tokens yet"
 MIN_TRAINING_ROWS = 500
 TOP_CONTRIBUTIONS = 6  # per grade, in TokenRating.top_contributions
 SIGNAL_OF_STATE = {1: Signal.BULLISH, -1: Signal.BEARISH, 0: Signal.NEUTRAL}
-STATE_OF_SIGNAL = {value: key for key, value in SIGNAL_OF_STATE.items()}
+STATE_OF_SIGNAL: dict[str, int] = {str(value): key for key, value in SIGNAL_OF_STATE.items()}
 DATA_RISK_CODES = frozenset({"thin_liquidity", "liquidity_pulled", "holder_concentration"})
 CHAIN_RISK_CODES = frozenset({"mintable", "owner_privileges", "honeypot"})
 HOUR = timedelta(hours=1)
@@ -269,7 +269,7 @@ def _risk_caps(token_ids: np.ndarray) -> np.ndarray:
     return np.array([settings.RATINGS_RISK_GRADE_CAP if t in capped else 100.0 for t in token_ids])
 
 
-def _history_store(panel, times, exists, trader, investor, overall, version) -> None:  # type: ignore[no-untyped-def]
+def _history_store(panel, times, exists, trader, investor, overall, version) -> None:
     hourly, daily = [], {}
     for k, at in enumerate(times):
         for i in np.flatnonzero(exists[k]):
@@ -401,7 +401,7 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _ratings_store(tokens, panel, values, as_of, now, trader, investor, overall, caps, version) -> None:  # type: ignore[no-untyped-def]
+def _ratings_store(tokens, panel, values, as_of, now, trader, investor, overall, caps, version) -> None:
     token_ids = [int(t) for t in panel.token_ids]
     past = {
         (token_id, at): (tg, ig)
@@ -589,7 +589,7 @@ def chain_risk_check(*, token: Token, rpc: RpcClient) -> list[risk.Finding]:
     return findings
 
 
-def models_q_token(token: Token):  # type: ignore[no-untyped-def]
+def models_q_token(token: Token):
     from django.db.models import Q
 
     return Q(token0=token) | Q(token1=token)
