@@ -83,3 +83,26 @@ def test_cache_hits_and_misses_and_query_time_are_counted(scrape) -> None:
         per_scrape = delta(first, second, "tmsite_cache_requests_total", result=result)
         assert delta(second, third, "tmsite_cache_requests_total", result=result) == per_scrape + 2, result
     assert delta(second, third, "tmsite_db_query_duration_seconds_count", alias="default") >= 1
+
+
+def test_refused_swap_quotes_and_builds_counted_by_reason(scrape) -> None:
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    taker = "0x" + "11" * 20
+    before = scrape()
+    quote = api.get(
+        "/api/v1/swap/quote", {"sellToken": "0x" + "22" * 20, "buyToken": "0x" + "33" * 20, "sellAmount": "1000"}
+    )
+    build = api.post("/api/v1/swap/build", {"quoteId": "no-such-quote", "taker": taker}, format="json")
+    after = scrape()
+    assert quote.status_code >= 400 and build.status_code >= 400
+    quote_code, build_code = quote.json()["error"]["code"], build.json()["error"]["code"]
+    assert build_code == "quote_expired"
+
+    def delta(name: str, **labels: str) -> float:
+        return (value(after, name, **labels) or 0) - (value(before, name, **labels) or 0)
+
+    assert delta("tmsite_swap_quotes_total", provider="local", outcome=quote_code) == 1
+    assert delta("tmsite_swap_builds_refused_total", provider="local", reason="quote_expired") == 1
+    assert delta("tmsite_swap_builds_total", provider="local") == 0
