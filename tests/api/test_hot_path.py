@@ -3,13 +3,15 @@ database, with the same headers, still counted, and stops at once for a revoked 
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from tests.api.conftest import Market, key_make
-from tmsite.api import services
+from tmsite.api import services, throttling
 from wallets.models import User
 
 TOKENS = "/api/v1/tokens/?ordering=-trader_grade"
@@ -64,3 +66,15 @@ def test_cached_answers_count_against_the_plan(market: Market, api: APIClient) -
     assert [a["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
     limited = answers[-1]
     assert 1 <= int(limited["Retry-After"]) <= 120 and limited.json()["error"]["code"] == "throttled"
+
+
+def test_redis_reads_and_counts_in_one_round_trip(redis_url: str) -> None:
+    """On Redis the cached path's read and its throttle count are one pipeline (see hot.py)."""
+    bucket = throttling.bucket_for_key(prefix="pipetest", plan="free")
+    keys = list(bucket.keys(time.time()))
+    counts, counted = throttling.read_and_count(keys, keys[1], 120)
+    again, counted_again = throttling.read_and_count(keys, keys[1], 120)
+    assert counted and counted_again
+    assert keys[1] not in counts and again[keys[1]] == 1  # each read sees the counts before its own
+    throttling.uncount(keys[1])
+    assert throttling.read_and_count(keys, keys[1], 120)[0][keys[1]] == 1
