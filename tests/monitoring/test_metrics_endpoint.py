@@ -63,8 +63,11 @@ def test_request_latency_counted_by_route_name_and_status(scrape) -> None:
     assert not any(name == COUNT and dict(labels).get("route") == "metrics" for name, labels in after)
 
 
-def test_cache_hits_and_misses_and_query_time_are_counted(scrape) -> None:
+def test_cache_hits_and_misses_and_query_time_are_counted(scrape, settings) -> None:
     from django.core.cache import cache
+
+    # A cache of this test's own, so that nothing else writing keys changes what a scrape reads.
+    settings.CACHES = {"default": {"BACKEND": "monitoring.cache.LocMemCache", "LOCATION": "metrics-test"}}
 
     from wallets.models import User
 
