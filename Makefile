@@ -9,6 +9,7 @@ PIP_STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+THREADS ?= 4
 
 NODE_STAMP := node_modules/.installed
 CONTRACTS_STAMP := var/build/contracts/.stamp
@@ -60,13 +61,15 @@ migrate: install
 run: migrate
 	$(PY) manage.py demo --addr $(HOST):$(PORT) --rpc $(CHAIN_URL) $(DEMO_ARGS)
 
-# Production-shaped: the ASGI app under granian with several worker processes.
+# Production-shaped: the WSGI app under granian, WORKERS processes of THREADS threads each.
+# (Every view is synchronous: under ASGI Django runs them one at a time per process on one
+# thread, so a process waiting on PostgreSQL or Redis serves nobody; see bench/README.md.)
 serve: migrate
 	DEBUG=$${DEBUG:-0} $(PY) manage.py collectstatic --noinput --verbosity 0
 	rm -rf $(METRICS_DIR)/web-$(PORT) && mkdir -p $(METRICS_DIR)/web-$(PORT)
 	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR)/web-$(PORT) DEBUG=$${DEBUG:-0} \
-		$(VENV)/bin/granian --interface asgi --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-ws tmsite.asgi:application
+		$(VENV)/bin/granian --interface wsgi --host $(HOST) --port $(PORT) \
+		--workers $(WORKERS) --blocking-threads $(THREADS) tmsite.wsgi:application
 
 # One worker per workload if you like: `make worker QUEUES=indexing METRICS_WORKER_PORT=9809`.
 worker: install
