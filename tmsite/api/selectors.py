@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
+import orjson
+from django.db import connection
 from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -53,16 +56,40 @@ def token_get(*, chain_id: int, address: str) -> Token:
     return token
 
 
+def _token_values_query(*, chain_id: int, address: str) -> QuerySet[Token, dict[str, Any]]:
+    return Token.objects.filter(chain_id=chain_id).filter(address=address).values(*TOKEN_DETAIL_VALUES)[:1]
+
+
+@cache
+def _token_values_sql() -> str:
+    """The ORM's SQL for ``_token_values_query``, compiled once: compiling costs ~0.7 ms a call,
+    three times the query itself. Its parameters are (chain_id, address), in that order."""
+    return str(_token_values_query(chain_id=1, address="").query.sql_with_params()[0])
+
+
+_JSON_VALUES = ("rating__risk_flags", "rating__top_contributions")
+
+
 def token_values(*, chain_id: int, address: str) -> dict[str, Any]:
     """The token at (chain, address) as a ``TokenDetailSerializer`` row for
     ``serializers.token_out`` (rating columns null when unrated). 404 when not indexed."""
     address = checksummed(address)
     if not 0 < chain_id < 2**31:
         raise Http404("no such token")
-    row = Token.objects.filter(chain_id=chain_id, address=address).values(*TOKEN_DETAIL_VALUES).first()
-    if row is None:
+    found: dict[str, Any] | None
+    if connection.vendor != "postgresql":  # SQLite returns times as text: let the ORM convert them
+        found = next(iter(_token_values_query(chain_id=chain_id, address=address)), None)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_token_values_sql(), [chain_id, address])
+            values = cursor.fetchone()
+        found = None if values is None else dict(zip(TOKEN_DETAIL_VALUES, values, strict=True))
+        for name in _JSON_VALUES:
+            if found is not None and isinstance(found[name], str):  # jsonb comes as text; the field decodes it
+                found[name] = orjson.loads(found[name])
+    if found is None:
         raise Http404("no such token")
-    return row
+    return found
 
 
 def tokens_rated(*, ordering: str = "-trader_grade") -> QuerySet[Token]:
