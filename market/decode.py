@@ -45,20 +45,20 @@ def checksum(address_hex40: str) -> str:
     return to_checksum_address("0x" + address_hex40)
 
 
-_TOPIC_ADDRESSES: dict[str, str] = {}  # whole topic -> checksummed address, for valid topics only
-_TOPIC_ADDRESSES_MAX = 262_144
+TOPIC_ADDRESSES: dict[str, str] = {}  # whole topic -> checksummed address, for valid topics only
+TOPIC_ADDRESSES_MAX = 262_144
 
 
 def topic_address(topic: str) -> str:
     # One dict lookup for an address seen before: the walk decodes two per transfer.
-    address = _TOPIC_ADDRESSES.get(topic)
+    address = TOPIC_ADDRESSES.get(topic)
     if address is not None:
         return address
     if len(topic) != 66 or topic[2:26] != "000000000000000000000000":
         raise UndecodableLog(f"topic is not a left-padded address: {topic[:20]}...")
-    if len(_TOPIC_ADDRESSES) >= _TOPIC_ADDRESSES_MAX:
-        _TOPIC_ADDRESSES.clear()
-    address = _TOPIC_ADDRESSES[topic] = checksum(topic[26:].lower())
+    if len(TOPIC_ADDRESSES) >= TOPIC_ADDRESSES_MAX:
+        TOPIC_ADDRESSES.clear()
+    address = TOPIC_ADDRESSES[topic] = checksum(topic[26:].lower())
     return address
 
 

@@ -337,11 +337,11 @@ class ChainIndexer:
                         to_block, batch = prefetch[1], self.patch_batch(prefetch[2].result(), self.watch_list())
                     else:
                         prefetch = _discard(prefetch)
-                        to_block = min(from_block + self.span - 1, target)
+                        to_block = self._range_end(from_block, target, first=not stats.batches, shape=bool(writer))
                         batch = self.fetch_batch(from_block, to_block)
                     prefetch = None
                     if to_block < target and (max_batches is None or len(stats.batches) + 1 < max_batches):
-                        next_to = min(to_block + self.span, target)
+                        next_to = self._range_end(to_block + 1, target, first=False, shape=bool(writer))
                         prefetch = (
                             to_block + 1,
                             next_to,
@@ -375,7 +375,7 @@ class ChainIndexer:
                     time.sleep(settings.INDEX_BATCH_PAUSE)
                 stats.batches.append(BatchStats(from_block, to_block, batch.log_count, elapsed))
                 metrics.indexer_batch_observe(self.chain_id, to_block - from_block + 1, batch.log_count, elapsed)
-                self._adapt_span(elapsed, batch.log_count)
+                self._adapt_span(elapsed, batch.log_count, to_block - from_block + 1)
                 if self.progress:
                     rate = stats.logs / stats.seconds if stats.seconds else 0.0
                     self.progress(
@@ -411,8 +411,32 @@ class ChainIndexer:
         if reload:
             self.load_state()
 
-    def _adapt_span(self, elapsed: float, logs: int) -> None:
-        if elapsed < settings.INDEX_BATCH_FAST_SECONDS and logs < settings.INDEX_BATCH_TARGET_LOGS:
+    def _range_end(self, from_block: int, target: int, *, first: bool, shape: bool) -> int:
+        """Last block of the batch that starts at ``from_block``: a span's worth, up to ``target``.
+
+        ``shape`` (pipelined): the first batch of a run is an eighth of the span, so the walk
+        starts after a short fetch, and the ranges before ``target`` halve, so little is left
+        to write after the last walk: the pipeline fills and drains in a fraction of a batch.
+        """
+        span = self.span
+        if shape:
+            least = max(settings.INDEX_SPAN_MIN, span // 8)
+            remaining = target - from_block + 1
+            if first:
+                span = least
+            elif remaining < 2 * span:
+                span = max(least, -(-remaining // 2))
+        return min(from_block + span - 1, target)
+
+    def _adapt_span(self, elapsed: float, logs: int, blocks: int) -> None:
+        """Double the span after a quick full-span batch if twice its logs stay under the target
+        (the pipeline, and memory, do best with batches of a bounded size); halve it after a
+        slow one."""
+        if (
+            elapsed < settings.INDEX_BATCH_FAST_SECONDS
+            and blocks >= self.span
+            and 2 * logs <= settings.INDEX_BATCH_TARGET_LOGS
+        ):
             self.span = min(settings.INDEX_SPAN_MAX, self.span * 2)
         elif elapsed > settings.INDEX_BATCH_SLOW_SECONDS:
             self.span = max(settings.INDEX_SPAN_MIN, self.span // 2)
@@ -750,6 +774,12 @@ class ChainIndexer:
         transfer_topic, sync_topic, swap_topic, mint_topic, burn_topic = d.TRANSFER, d.SYNC, d.SWAP, d.MINT, d.BURN
         mint_kind, burn_kind = Transfer.Kind.MINT, Transfer.Kind.BURN
         buy_kind, sell_kind, plain_kind = Transfer.Kind.BUY, Transfer.Kind.SELL, Transfer.Kind.TRANSFER
+        # Well-formed Transfer/Sync/Swap logs are sliced here; any other shape goes through the
+        # decoders, which say what is wrong with it. Addresses come from the decoders' cache
+        # of topics already seen and checked (``decode.topic_address`` otherwise).
+        known_topic = d.TOPIC_ADDRESSES.get
+        topic_address = d.topic_address
+        add_transfer, add_swap, add_candle = activity.add_transfer, activity.add_swap, candles.add
         for log in batch.logs:
             topics = log["topics"]
             if not topics:
@@ -766,7 +796,12 @@ class ChainIndexer:
                     token_id = token_by_raw.get(raw_address)
                     if token_id is None:
                         continue  # an LP token's Transfer, or a token no pool made us watch
-                    if topic0 == transfer_topic:
+                    data = log["data"]
+                    if topic0 == transfer_topic and len(topics) == 3 and len(data) == 66:
+                        sender = known_topic(topics[1]) or topic_address(topics[1])
+                        receiver = known_topic(topics[2]) or topic_address(topics[2])
+                        value = int(data, 16)
+                    elif topic0 == transfer_topic:
                         sender, receiver, value = d.decode_transfer(log)
                     else:
                         sender, receiver, value = d.decode_wrap(log)
@@ -817,14 +852,18 @@ class ChainIndexer:
                         token.total_supply = max(0, supply_now - value)
                     if token_id not in activity_from or ts < activity_from[token_id]:
                         activity_from[token_id] = ts
-                    activity.add_transfer(token_id, ts, sender, receiver, is_whale)
+                    add_transfer(token_id, ts, sender, receiver, is_whale)
                     continue
                 pool_id = pool_by_raw.get(raw_address)
                 if pool_id is None:
                     continue  # PairCreated, handled in discovery
                 pool = pools[pool_id]
+                data = log["data"]
                 if topic0 == sync_topic:
-                    reserve0, reserve1 = d.decode_sync(log)
+                    if len(topics) == 1 and len(data) == 130:
+                        reserve0, reserve1 = int(data[2:66], 16), int(data[66:], 16)
+                    else:
+                        reserve0, reserve1 = d.decode_sync(log)
                     state.apply_sync(pool, reserve0, reserve1)
                     pool.reserves_block, pool.updated_at = block, ts
                     _, tvl = state.pool_price_and_tvl(pool)
@@ -844,7 +883,13 @@ class ChainIndexer:
                     snapshots[(pool_id, ts - ts % 3600)] = (reserve0, reserve1, tvl)
                     touched_pools.add(pool_id)
                 elif topic0 == swap_topic:
-                    sender, recipient, a0_in, a1_in, a0_out, a1_out = d.decode_swap(log)
+                    if len(topics) == 3 and len(data) == 258:
+                        sender = known_topic(topics[1]) or topic_address(topics[1])
+                        recipient = known_topic(topics[2]) or topic_address(topics[2])
+                        a0_in, a1_in = int(data[2:66], 16), int(data[66:130], 16)
+                        a0_out, a1_out = int(data[130:194], 16), int(data[194:], 16)
+                    else:
+                        sender, recipient, a0_in, a1_in, a0_out, a1_out = d.decode_swap(log)
                     base_id = pool.base_id
                     base_amount = price_usd = volume_usd = None
                     is_buy = None
@@ -862,10 +907,10 @@ class ChainIndexer:
                         if quote_usd is not None and base_amount > 0:
                             volume_usd = quote_amount * quote_usd
                             price_usd = volume_usd / base_amount
-                            candles.add(base_id, ts, price_usd, base_amount, volume_usd, is_buy)
+                            add_candle(base_id, ts, price_usd, base_amount, volume_usd, is_buy)
                         if base_id not in activity_from or ts < activity_from[base_id]:
                             activity_from[base_id] = ts
-                        activity.add_swap(base_id, ts, recipient)
+                        add_swap(base_id, ts, recipient)
                     swaps.append(
                         (
                             chain_id,
