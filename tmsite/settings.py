@@ -160,7 +160,8 @@ REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 2.0, minimum=0.05)  # seconds, connec
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "monitoring.cache.RedisCache",  # Django's, counting hits and misses
+            # Django's, counting hits and misses, serving misses while Redis is unreachable
+            "BACKEND": "tmsite.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tmsite",
             "OPTIONS": {

@@ -185,3 +185,36 @@ def test_outbound_calls_give_up_on_a_hung_peer_within_their_timeout(hung_peer: s
     with pytest.raises(Exception, match="(?i)timed? ?out"):
         chain_probe()
     assert time.monotonic() - started < 2
+
+
+def _dead_redis_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{sock.getsockname()[1]}/0"  # nothing listens there once closed
+
+
+def test_cache_misses_instead_of_failing_while_redis_is_down() -> None:
+    from tmsite.cache import ResilientRedisCache
+
+    cache = ResilientRedisCache(_dead_redis_url(), {"OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}})
+    cache.set("k", 1)
+    assert cache.get("k", "missed") == "missed"
+    assert cache.add("lock", 1) is False  # a lock is never believed held
+    assert cache.get_many(["a", "b"]) == {} and cache.touch("k") is False and cache.delete("k") is False
+
+
+def test_pages_still_render_while_redis_is_down(client) -> None:  # type: ignore[no-untyped-def]
+    dead = {
+        "default": {
+            "BACKEND": "tmsite.cache.ResilientRedisCache",
+            "LOCATION": _dead_redis_url(),
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    with override_settings(CACHES=dead):
+        for path in ("/", "/ratings/", "/accounts/login/"):
+            assert client.get(path).status_code == 200, path
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "cache" in ready.json()["failing"]
