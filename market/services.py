@@ -87,6 +87,16 @@ def chain_lock(chain_id: int, name: str, *, ttl: int | None = None) -> Iterator[
             cache.delete(key)
 
 
+def chain_lock_renew(chain_id: int, name: str, *, ttl: int) -> None:
+    """Extend a held ``chain_lock`` by ``ttl`` seconds from now: a lease.
+
+    A run that renews after each step can take its lock with a short TTL, so a worker killed
+    mid-run (SIGKILL, OOM, lost host) blocks the next run for ``ttl`` seconds, not for the
+    longest a run could ever take.
+    """
+    cache.touch(LOCK_KEY.format(chain_id=chain_id, name=name), ttl)
+
+
 def chain_index_to_head(
     *,
     chain_id: int | None = None,

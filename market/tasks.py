@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from market.rpc import RpcUnavailable
-from market.services import chain_index_to_head, chain_lock
+from market.services import chain_index_to_head, chain_lock, chain_lock_renew
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,14 @@ def index_new_blocks_task(chain_id: int, max_batches: int | None = None) -> int:
     Runs on the beat schedule every ``INDEX_INTERVAL`` seconds. Safe to run twice: the
     second finds the lock taken and exits; a batch interrupted by a kill rolls back whole.
     """
-    with chain_lock(chain_id, "index") as held:
+    lease = settings.INDEX_LEASE_TTL  # renewed after every batch, so a killed worker's lock goes soon
+    with chain_lock(chain_id, "index", ttl=lease) as held:
         if not held:
             logger.info("chain %s: index run already in progress; skipping", chain_id)
             return 0
-        stats = chain_index_to_head(chain_id=chain_id, max_batches=max_batches)
+        stats = chain_index_to_head(
+            chain_id=chain_id,
+            max_batches=max_batches,
+            progress=lambda _line: chain_lock_renew(chain_id, "index", ttl=lease),
+        )
         return stats.logs

@@ -228,6 +228,9 @@ INDEX_PARALLEL_REQUESTS = env_int("INDEX_PARALLEL_REQUESTS", 3, minimum=1)  # et
 INDEX_BATCH_PAUSE = env_float("INDEX_BATCH_PAUSE", 0.0, minimum=0.0)  # seconds between batches, for rate-limited nodes
 INDEX_INTERVAL = env_float("INDEX_INTERVAL", 5.0, minimum=0.5)  # seconds between scheduled index runs
 INDEX_LOCK_TTL = env_int("INDEX_LOCK_TTL", 600, minimum=10)  # seconds a dead indexer's lock survives
+# seconds the scheduled index task's lock lasts past its last batch (renewed per batch): how long a
+# killed worker holds up indexing; longer than the slowest batch (RPC timeouts and retries included)
+INDEX_LEASE_TTL = env_int("INDEX_LEASE_TTL", 90, minimum=10)
 WHALE_MIN_SUPPLY_SHARE = env_float("WHALE_MIN_SUPPLY_SHARE", 0.005, minimum=0.0)  # fraction of supply
 WHALE_MIN_USD = env_float("WHALE_MIN_USD", 25_000.0, minimum=0.0)  # USD at the time of the transfer
 # Mainnet sources (local chains use the deployment registry): name@factory@router@fee_bps, comma-separated.
