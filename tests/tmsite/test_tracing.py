@@ -103,3 +103,35 @@ def test_sign_up_request_is_one_trace_from_view_to_sql_to_the_mail_task(  # type
 
     sent = [r for r in task_log.records if r.getMessage().startswith("sent account e-mail")]
     assert sent and sent[0].trace_id == format_trace_id(trace_id)  # type: ignore[attr-defined]
+
+
+def test_console_exporter_prints_the_request_span_whose_ids_the_json_log_line_carries() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import tmsite.wsgi; from django.test import Client; Client().get('/healthz', HTTP_HOST='127.0.0.1')"
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "LOG_FORMAT": "json", "DEBUG": "1"}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    request_line = next(json.loads(line) for line in result.stderr.splitlines() if '"tmsite.request"' in line)
+    decoder, text, spans = json.JSONDecoder(), result.stdout, []
+    position = text.find("{")
+    while position != -1:  # the console exporter prints one indented JSON object per span
+        span, end = decoder.raw_decode(text, position)
+        spans.append(span)
+        position = text.find("{", end)
+    (server,) = [s for s in spans if s["kind"] == "SpanKind.SERVER"]
+    assert server["name"] == "GET healthz"
+    assert server["context"]["trace_id"] == "0x" + request_line["trace_id"]
+    assert server["context"]["span_id"] == "0x" + request_line["span_id"]
