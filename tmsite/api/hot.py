@@ -29,6 +29,7 @@ from tmsite.api.caching import VERSION_KEY, answer_from, response_key
 from tmsite.api.models import ApiKey
 
 _ACCEPTABLE = ("application/json", "*/*", "application/*")
+PLANS = tuple(ApiKey.Plan.values)  # (the enum builds this list on every access)
 
 
 def cached_answer(request: HttpRequest, *, allow: str) -> HttpResponse | None:
@@ -43,7 +44,7 @@ def cached_answer(request: HttpRequest, *, allow: str) -> HttpResponse | None:
     if not key or not prefix:
         return None
     now = time.time()
-    buckets = {plan: throttling.bucket_for_key(prefix=prefix, plan=plan) for plan in ApiKey.Plan.values}
+    buckets = {plan: throttling.bucket_for_key(prefix=prefix, plan=plan) for plan in PLANS}
     entry_key, answer_key = KEY_ENTRY.format(prefix=prefix), response_key(request)
     counter_keys = sorted({name for bucket in buckets.values() for name in bucket.keys(now)})
     keys = [entry_key, VERSION_KEY, answer_key, *counter_keys]
