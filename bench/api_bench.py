@@ -26,6 +26,7 @@ Targets: uncached >= 0.5x FastAPI; cached >= 2x FastAPI and >= 0.5x fixed bytes,
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
 import shutil
@@ -159,6 +160,7 @@ def main() -> int:
 
     database_url = os.environ.get("BENCH_API_DATABASE_URL", DEFAULT_DB)
     var_dir = tempfile.mkdtemp(prefix="api-bench-")
+    atexit.register(shutil.rmtree, var_dir, True)
     redis_url = os.environ.get("BENCH_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     env = {
         **os.environ,
