@@ -78,3 +78,21 @@ def test_redis_reads_and_counts_in_one_round_trip(redis_url: str) -> None:
     assert keys[1] not in counts and again[keys[1]] == 1  # each read sees the counts before its own
     throttling.uncount(keys[1])
     assert throttling.read_and_count(keys, keys[1], 120)[0][keys[1]] == 1
+
+
+@override_settings(
+    CACHES={
+        "default": {
+            "BACKEND": "tmsite.cache.ResilientRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+)
+def test_answers_from_the_database_while_redis_is_unreachable(market: Market, alice: User) -> None:
+    _, secret = key_make(alice, name="redis down")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    answers = [client.get(TOKENS) for _ in range(2)] + [client.get(market.url("ALPHA"))]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].content == answers[1].content

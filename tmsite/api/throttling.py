@@ -24,12 +24,15 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from tmsite.api.models import ApiKey
 
 KEY_FORMAT = "api-throttle:{ident}:{window}"
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -111,14 +114,17 @@ def count(bucket: Bucket, now: float, counts: dict[str, Any]) -> None:
     """Count one allowed request in the current window (atomic in Redis)."""
     _, duration = bucket.limit_and_duration
     _, current_key = bucket.keys(now)
-    if current_key in counts:
-        try:
+    try:
+        if current_key in counts:
+            try:
+                cache.incr(current_key)
+                return
+            except ValueError:  # expired between the read and the increment
+                pass
+        if not cache.add(current_key, 1, 2 * duration):  # another request started the window first
             cache.incr(current_key)
-            return
-        except ValueError:  # expired between the read and the increment
-            pass
-    if not cache.add(current_key, 1, 2 * duration):  # another request started the window first
-        cache.incr(current_key)
+    except (ValueError, *UNREACHABLE):  # Redis down (tmsite.cache serves misses): not counted
+        pass
 
 
 _CLIENTS: dict[int, Any] = {}
@@ -153,7 +159,10 @@ def read_and_count(keys: list[str], counter: str, ttl: int) -> tuple[dict[str, A
     pipeline.mget(names)
     pipeline.incr(counter_name)
     pipeline.expire(counter_name, ttl)
-    values, _, _ = pipeline.execute()
+    try:
+        values, _, _ = pipeline.execute()
+    except UNREACHABLE:  # as tmsite.cache does: a miss, and the request is not counted
+        return {}, False
     loads = backend._cache._serializer.loads  # type: ignore[attr-defined]
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}, True
 
@@ -162,7 +171,7 @@ def uncount(counter: str) -> None:
     """Take back a ``read_and_count`` increment (the request went on to the full path)."""
     try:
         cache.decr(counter)
-    except ValueError:  # the window's counter expired meanwhile
+    except (ValueError, *UNREACHABLE):  # the window's counter expired meanwhile, or Redis is down
         pass
 
 
