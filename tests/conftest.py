@@ -67,7 +67,7 @@ def _eager_celery() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_page_cache() -> None:
     """Every test starts with nothing cached from another test's rows: test data repeats market
-    times and token ids, which the cached pages' keys are made of (tmsite/api/caching.py)."""
+    times and token ids, which the cached pages' keys are made of (ratings/page_parts.py)."""
     from tmsite.api.caching import data_version_bump
 
     data_version_bump()
