@@ -211,119 +211,124 @@ def build(args: argparse.Namespace) -> Stack:
         var_dir=var_dir, env=env, web_url=f"http://127.0.0.1:{web_port}", rpc_url=rpc_url, redis_port=redis_port
     )
     print(f"work dir {var_dir}; redis :{redis_port}, anvil :{rpc_port}, web :{web_port}", flush=True)
-    started = time.perf_counter()
-    stack.spawn(
-        "redis",
-        [
-            "redis-server",
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--dir",
-            str(var_dir),
-        ],
-    )
-    wait_redis(redis_port)
-    database_fresh(args.database_url)
-    stack.manage("migrate", "--noinput", "--verbosity", "0")
-    stack.manage("collectstatic", "--noinput", "--verbosity", "0")
+    try:
+        started = time.perf_counter()
+        stack.spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--dir",
+                str(var_dir),
+            ],
+        )
+        wait_redis(redis_port)
+        database_fresh(args.database_url)
+        stack.manage("migrate", "--noinput", "--verbosity", "0")
+        stack.manage("collectstatic", "--noinput", "--verbosity", "0")
 
-    # anvil whose genesis predates the simulated history, then the simulator, which keeps trading
-    start = int(time.time() - args.days * 86_400) // 3600 * 3600
-    from chain.node import anvil_args
+        # anvil whose genesis predates the simulated history, then the simulator, which keeps trading
+        start = int(time.time() - args.days * 86_400) // 3600 * 3600
+        from chain.node import anvil_args
 
-    stack.spawn("anvil", anvil_args(port=rpc_port, genesis_timestamp=start - 86_400))
-    wait_rpc(rpc_url)
-    sim_log = var_dir / "simulator.log"
-    stack.spawn(
-        "simulator",
-        [
-            PY,
-            "manage.py",
-            "simulate_market",
-            "--tokens",
-            str(args.tokens),
-            "--days",
-            str(args.days),
-            "--start-time",
-            str(start),
-            "--block-seconds",
-            "1800",
-            "--rpc",
-            rpc_url,
-            "--seed",
-            "11",
-            "--follow",
-        ],
-    )
-    deadline = time.monotonic() + 900
-    while b"history done" not in sim_log.read_bytes():
-        if stack.procs["simulator"].poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the simulator stopped before its history was done:\n" + sim_log.read_text()[-3000:])
-        time.sleep(1)
-    print(f"  simulated {args.tokens} tokens x {args.days:g} days: {time.perf_counter() - started:.0f}s", flush=True)
-    stack.manage("index_chain", "--rpc", rpc_url, "--quiet")
-    stack.manage("compute_grades", "--chain-id", "31337", "--risk", "--rpc", rpc_url)
-    targets = var_dir / "targets.json"
-    code = (
-        "import django, json; django.setup(); from market.models import Token; "
-        "from wallets.models import User; from tmsite.api.services import api_key_create; "
-        "user = User.objects.create_user(username='load', email='load@example.com'); "
-        "_, key = api_key_create(user=user, name='load', plan='pro'); "
-        "print(json.dumps({'key': key, 'tokens': [t.address for t in Token.objects.filter(chain_id=31337, "
-        "liquidity_usd__gt=0).exclude(symbol__in=['WETH', 'USDC'])]}))"
-    )
-    out = subprocess.run([PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
-    found = json.loads(out.strip().splitlines()[-1])
-    tokens = found["tokens"]
-    targets.write_text(json.dumps({"chain_id": 31337, "tokens": tokens, "api_key": found["key"]}))
-    print(f"  {len(tokens)} tokens to visit; ready in {time.perf_counter() - started:.0f}s", flush=True)
+        stack.spawn("anvil", anvil_args(port=rpc_port, genesis_timestamp=start - 86_400))
+        wait_rpc(rpc_url)
+        sim_log = var_dir / "simulator.log"
+        stack.spawn(
+            "simulator",
+            [
+                PY,
+                "manage.py",
+                "simulate_market",
+                "--tokens",
+                str(args.tokens),
+                "--days",
+                str(args.days),
+                "--start-time",
+                str(start),
+                "--block-seconds",
+                "1800",
+                "--rpc",
+                rpc_url,
+                "--seed",
+                "11",
+                "--follow",
+            ],
+        )
+        deadline = time.monotonic() + 900
+        while b"history done" not in sim_log.read_bytes():
+            if stack.procs["simulator"].poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the simulator stopped before its history was done:\n" + sim_log.read_text()[-3000:])
+            time.sleep(1)
+        took = time.perf_counter() - started
+        print(f"  simulated {args.tokens} tokens x {args.days:g} days: {took:.0f}s", flush=True)
+        stack.manage("index_chain", "--rpc", rpc_url, "--quiet")
+        stack.manage("compute_grades", "--chain-id", "31337", "--risk", "--rpc", rpc_url)
+        targets = var_dir / "targets.json"
+        code = (
+            "import django, json; django.setup(); from market.models import Token; "
+            "from wallets.models import User; from tmsite.api.services import api_key_create; "
+            "user = User.objects.create_user(username='load', email='load@example.com'); "
+            "_, key = api_key_create(user=user, name='load', plan='pro'); "
+            "print(json.dumps({'key': key, 'tokens': [t.address for t in Token.objects.filter(chain_id=31337, "
+            "liquidity_usd__gt=0).exclude(symbol__in=['WETH', 'USDC'])]}))"
+        )
+        out = subprocess.run([PY, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+        found = json.loads(out.strip().splitlines()[-1])
+        tokens = found["tokens"]
+        targets.write_text(json.dumps({"chain_id": 31337, "tokens": tokens, "api_key": found["key"]}))
+        print(f"  {len(tokens)} tokens to visit; ready in {time.perf_counter() - started:.0f}s", flush=True)
 
-    # as `make serve` runs it: WSGI, processes x threads, multiprocess metrics
-    metrics = var_dir / "metrics"
-    (metrics / "web").mkdir(parents=True)
-    (metrics / "worker").mkdir(parents=True)
-    stack.env["METRICS_WORKER_PORT"] = str(free_port())
-    stack.spawn(
-        "web",
-        [
-            str(VENV_BIN / "granian"),
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(web_port),
-            "--workers",
-            str(args.web_workers),
-            "--blocking-threads",
-            str(args.web_threads),
-            "tmsite.wsgi:application",
-        ],
-        PROMETHEUS_MULTIPROC_DIR=str(metrics / "web"),
-    )
-    worker_start(stack, args)
-    stack.spawn(
-        "beat",
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "tmsite",
+        # as `make serve` runs it: WSGI, processes x threads, multiprocess metrics
+        metrics = var_dir / "metrics"
+        (metrics / "web").mkdir(parents=True)
+        (metrics / "worker").mkdir(parents=True)
+        stack.env["METRICS_WORKER_PORT"] = str(free_port())
+        stack.spawn(
+            "web",
+            [
+                str(VENV_BIN / "granian"),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(web_port),
+                "--workers",
+                str(args.web_workers),
+                "--blocking-threads",
+                str(args.web_threads),
+                "tmsite.wsgi:application",
+            ],
+            PROMETHEUS_MULTIPROC_DIR=str(metrics / "web"),
+        )
+        worker_start(stack, args)
+        stack.spawn(
             "beat",
-            "--loglevel",
-            "WARNING",
-            "--schedule",
-            str(var_dir / "celerybeat-schedule"),
-        ],
-    )
-    wait_http(f"{stack.web_url}/healthz")
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "tmsite",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "--schedule",
+                str(var_dir / "celerybeat-schedule"),
+            ],
+        )
+        wait_http(f"{stack.web_url}/healthz")
+    except BaseException:  # whatever was started so far is stopped, not left running
+        stack.stop_all()
+        raise
     return stack
 
 
