@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 
@@ -28,7 +28,8 @@ def _column_names(model: type[models.Model], fields: Sequence[str]) -> list[str]
 @cache
 def _copy_types(model: type[models.Model], fields: tuple[str, ...]) -> list[str]:
     """PostgreSQL type names of the columns, for a binary COPY (``varchar(42)`` -> ``varchar``)."""
-    return [re.sub(r"\(.*\)", "", model._meta.get_field(name).db_type(connection) or "") for name in fields]
+    columns = [cast(models.Field, model._meta.get_field(name)) for name in fields]
+    return [re.sub(r"\(.*\)", "", column.db_type(connection) or "") for column in columns]
 
 
 def _copy_rows(

@@ -135,7 +135,7 @@ def _python(code: str, env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def killed_database(request, tmp_path) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def killed_database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """Where the killed runs write: a SQLite file (walk and write in turn), or a PostgreSQL
     database of its own (the next batch is walked while the last one is written)."""
     if request.param == "sqlite":
@@ -155,7 +155,7 @@ def killed_database(request, tmp_path) -> Iterator[dict[str, str]]:  # type: ign
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_indexer_killed_at_random_points_ends_in_the_same_state(mini_market, tmp_path, killed_database) -> None:  # type: ignore[no-untyped-def]
+def test_indexer_killed_at_random_points_ends_in_the_same_state(mini_market, tmp_path, killed_database) -> None:
     """Each run is a separate ``manage.py index_chain`` process; the uninterrupted reference
     run has its own SQLite file, the killed ones a SQLite file or a PostgreSQL database."""
     m = mini_market
