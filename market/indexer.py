@@ -207,7 +207,8 @@ class _BatchWriter:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.wait()  # an error here was raised to the caller already, or one is on its way
-        self._executor.submit(lambda: connection.close()).result()  # the writer thread's own connection
+        with contextlib.suppress(Exception):  # e.g. the server went away: nothing left to close
+            self._executor.submit(lambda: connection.close()).result()  # the writer thread's own connection
         self._executor.shutdown(wait=True)
 
 
