@@ -96,3 +96,24 @@ def test_answers_from_the_database_while_redis_is_unreachable(market: Market, al
     answers = [client.get(TOKENS) for _ in range(2)] + [client.get(market.url("ALPHA"))]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert answers[0].content == answers[1].content
+
+
+def test_the_remembered_key_never_holds_the_owners_password_hash(market: Market, alice: User) -> None:
+    from django.core.cache import cache
+
+    from tmsite.api.auth import KEY_ENTRY
+
+    stored_hash = alice.password
+    assert stored_hash
+    key, secret = key_make(alice, name="remembered")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    assert client.get(TOKENS).status_code == 200
+    entry = cache.get(KEY_ENTRY.format(prefix=key.prefix))
+    assert entry is not None and entry.owner.pk == alice.pk
+    assert "password" not in entry.owner.__dict__  # left out of the cache
+    # Saving the cached owner (as a view might) keeps the stored password.
+    entry.owner.first_name = "Alice"
+    entry.owner.save()
+    alice.refresh_from_db()
+    assert alice.first_name == "Alice" and alice.password == stored_hash

@@ -4,15 +4,16 @@ A request carrying a key is authenticated as the key's owner with ``request.auth
 ``ApiKey``; a wrong, revoked or expired key is a 401 (never a silent fall back to anonymous).
 Keys are checked against their stored hash by the library (``rest_framework_api_key``).
 
-A key that passed is remembered in the cache (``key_remember``: the ``ApiKey`` row with its
-owner, which holds the key's hash, never the key) for ``KEY_ENTRY_TTL``: later calls check the
-presented key against that hash without the database, here and on the cached path
-(``tmsite.api.hot``). Saving or deleting the key or its owner forgets it at once
+A key that passed is remembered in the cache (``key_remember``: the ``ApiKey`` row, which
+holds the key's hash, never the key, with its owner minus the password hash) for
+``KEY_ENTRY_TTL``: later calls check the presented key against that hash without the
+database, here and on the cached path (``tmsite.api.hot``). Saving or deleting the key or its owner forgets it at once
 (``tmsite.api.apps``), so a revoked key or a deactivated owner stops working on the next call.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, cast
 
 from django.conf import settings
@@ -35,7 +36,13 @@ _HASHER = KeyGenerator.preferred_hasher  # the library's SHA-512 of the whole ke
 
 
 def key_remember(api_key: ApiKey) -> None:
-    cache.set(KEY_ENTRY.format(prefix=api_key.prefix), api_key, KEY_ENTRY_TTL)
+    """Cache the key row and its owner, minus the owner's password hash: the cache never holds
+    a credential of the user's. The field is left *deferred*, not blanked, so code that reads
+    it loads it from the database and a ``save()`` of the cached owner never overwrites it."""
+    entry, owner = copy.copy(api_key), copy.copy(api_key.owner)
+    owner.__dict__.pop("password", None)
+    entry.owner = owner
+    cache.set(KEY_ENTRY.format(prefix=api_key.prefix), entry, KEY_ENTRY_TTL)
 
 
 def key_entries_forget(prefixes: list[str]) -> None:
