@@ -616,6 +616,7 @@ def chain_risks_refresh(*, chain_id: int, rpc: RpcClient) -> dict[int, list[str]
             active.setdefault(token_id, []).append(code)
         for token_id in checked:
             TokenRating.objects.filter(token_id=token_id).update(risk_flags=active.get(token_id, []))
+        transaction.on_commit(data_version_bump)  # cached pages and API answers show the flags
     return {token_id: [f.code for f in found] for token_id, found in findings.items()}
 
 

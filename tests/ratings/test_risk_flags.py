@@ -12,6 +12,7 @@ from ratings.models import RiskFlag
 from ratings.selectors import token_risk_flags
 from ratings.services import chain_risks_refresh, ratings_compute
 from tests.fixtures.market import E18, ROUTER
+from tmsite.api.caching import data_version
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +79,9 @@ def test_chain_and_data_risk_flags_fire_where_planted_and_not_on_a_normal_token(
 ):
     settings.VAR_DIR = tmp_path
     chain_id = registered_market.chain_id
+    version = data_version()
     found = chain_risks_refresh(chain_id=chain_id, rpc=rpc_client(registered_market.url))
+    assert data_version() != version  # cached pages and API answers are invalidated
     ratings_compute(chain_id=chain_id)
     alpha = registered_market.tokens["ALPHA"]
 
