@@ -43,6 +43,8 @@ from pathlib import Path
 
 import orjson
 
+from bench.pages_bench import serve_command
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/tmsite_api_bench"
 UNREACHABLE_RATE = "1000000000/min"  # the bench key's plan: counted, never reached
@@ -207,18 +209,8 @@ def main() -> int:
         above, or are not needed by the API: they take minutes of CPU on this machine)."""
         port = free_port()
         make_args = ["HOST=127.0.0.1", f"PORT={port}", f"WORKERS={args.workers}", f"METRICS_DIR={var_dir}/metrics"]
-        plan = subprocess.run(
-            ["make", "-n", "--no-print-directory", "serve", *make_args],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.replace("\\\n", " ")
-        lines = plan.splitlines()
-        start = next(n for n, line in enumerate(lines) if "collectstatic" in line) + 1
         process = subprocess.Popen(
-            ["bash", "-c", " && ".join(lines[start:])],
+            ["bash", "-c", serve_command(make_args, env)],
             cwd=ROOT,
             env={**env, **extra},
             stdout=subprocess.DEVNULL,

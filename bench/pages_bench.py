@@ -174,6 +174,21 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
+def serve_command(make_args: list[str], env: dict[str, str]) -> str:
+    """The server command of ``make serve`` for these make variables, read from make's dry run
+    without its migrate and collectstatic steps, so a bench measures the settings it ships with."""
+    plan = subprocess.run(
+        ["make", "-n", "--no-print-directory", "serve", *make_args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.replace("\\\n", " ")
+    lines = plan.splitlines()
+    return " && ".join(lines[next(n for n, line in enumerate(lines) if "collectstatic" in line) + 1 :])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=10_000)
@@ -220,16 +235,7 @@ def main() -> int:
     # collectstatic steps were done above), so the bench measures the settings it ships with.
     make_args = ["HOST=127.0.0.1", f"PORT={port}", f"METRICS_DIR={workdir}/metrics"]
     make_args += [f"WORKERS={args.workers}"] if args.workers else []
-    plan = subprocess.run(
-        ["make", "-n", "--no-print-directory", "serve", *make_args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.replace("\\\n", " ")
-    lines = plan.splitlines()
-    command = " && ".join(lines[next(n for n, line in enumerate(lines) if "collectstatic" in line) + 1 :])
+    command = serve_command(make_args, env)
     print(f"server: {' '.join(command.split())}")
     server = subprocess.Popen(
         ["bash", "-c", command],
