@@ -55,10 +55,27 @@ def _instrumentors() -> list[object]:
     ]
 
 
+METRICS_MIDDLEWARE = "monitoring.middleware.RequestMetricsMiddleware"
+
+
 def instrument(provider: TracerProvider) -> None:
     """Patch Django, psycopg, Redis, Celery and requests to record spans on ``provider``."""
     for instrumentor in _instrumentors():
         instrumentor.instrument(tracer_provider=provider)  # type: ignore[attr-defined]
+    _metrics_middleware_first()
+
+
+def _metrics_middleware_first() -> None:
+    """Keep the metrics middleware outermost. The Django instrumentation puts its own first,
+    and that one reads the Host header, which a Prometheus scrape sets to the process's IP:
+    ``/metrics`` then answered 400 (a disallowed host) whenever tracing was on. Scrapes are
+    not traced either way."""
+    from django.conf import settings
+
+    middleware = list(settings.MIDDLEWARE)
+    if METRICS_MIDDLEWARE in middleware and middleware[0] != METRICS_MIDDLEWARE:
+        middleware.remove(METRICS_MIDDLEWARE)
+        settings.MIDDLEWARE = [METRICS_MIDDLEWARE, *middleware]
 
 
 def uninstrument() -> None:

@@ -8,14 +8,16 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import ignored_auth, negative_data_rejection
 
 from tests.api.conftest import Market
-from tmsite.wsgi import application
 
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+# The bare WSGI handler, not ``tmsite.wsgi``: that one also starts the web process's tracing,
+# which would stay instrumented for every later test in this process.
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
 
 @pytest.fixture

@@ -135,3 +135,36 @@ def test_console_exporter_prints_the_request_span_whose_ids_the_json_log_line_ca
     assert server["name"] == "GET healthz"
     assert server["context"]["trace_id"] == "0x" + request_line["trace_id"]
     assert server["context"]["span_id"] == "0x" + request_line["span_id"]
+
+
+def test_with_tracing_on_metrics_still_answer_the_ip_host_a_scrape_uses() -> None:
+    """The Django instrumentation's middleware checks the Host header; the metrics one stays
+    ahead of it, so a scrape addressed to the process's IP:port is answered."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import tmsite.wsgi; from django.conf import settings; from django.test import Client; "
+        "c = Client(HTTP_HOST='10.0.0.5:8000'); "
+        "print(settings.MIDDLEWARE[0], settings.MIDDLEWARE[1]); "
+        "print(c.get('/metrics', HTTP_AUTHORIZATION='Bearer scrape-token').status_code, c.get('/healthz').status_code)"
+    )
+    env = {**os.environ, "METRICS_TOKEN": "scrape-token", "DEBUG": "1", "TRACING": "1"}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    order, statuses = result.stdout.splitlines()[-2:]
+    assert order.split() == [
+        "monitoring.middleware.RequestMetricsMiddleware",
+        "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware",
+    ]
+    assert statuses.split() == ["200", "400"]  # the site itself still refuses the unknown host
