@@ -49,6 +49,15 @@ VENV_BIN = Path(sys.executable).parent
 SWAP_TOPIC = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822"
 
 
+def redis_command(port: int, var_dir: Path) -> list[str]:
+    """The private redis-server: append-only on disk, so a restart (a fault) keeps its data."""
+    return [
+        "redis-server",
+        *("--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+        *("--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(var_dir)),
+    ]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -215,21 +224,7 @@ def build(args: argparse.Namespace) -> Stack:
         started = time.perf_counter()
         stack.spawn(
             "redis",
-            [
-                "redis-server",
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--dir",
-                str(var_dir),
-            ],
+            redis_command(redis_port, var_dir),
         )
         wait_redis(redis_port)
         database_fresh(args.database_url)
@@ -445,21 +440,7 @@ def inject_faults(
         time.sleep(2)
         stack.spawn(
             "redis",
-            [
-                "redis-server",
-                "--port",
-                str(stack.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--dir",
-                str(stack.var_dir),
-            ],
+            redis_command(stack.redis_port, stack.var_dir),
         )
         wait_redis(stack.redis_port)
         fault.end = time.time() - t0
