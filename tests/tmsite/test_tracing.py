@@ -4,9 +4,14 @@ written inside carry the ids."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -105,25 +110,26 @@ def test_sign_up_request_is_one_trace_from_view_to_sql_to_the_mail_task(  # type
     assert sent and sent[0].trace_id == format_trace_id(trace_id)  # type: ignore[attr-defined]
 
 
-def test_console_exporter_prints_the_request_span_whose_ids_the_json_log_line_carries() -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = "import tmsite.wsgi; from django.test import Client; Client().get('/healthz', HTTP_HOST='127.0.0.1')"
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "LOG_FORMAT": "json", "DEBUG": "1"}
-    env.pop("DATABASE_URL", None)
+def _web_process(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter that imports the web entry point (which starts
+    tracing), on the embedded database, with ``env`` added."""
+    environ = {**os.environ, "DEBUG": "1", **env}
+    environ.pop("DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=Path(__file__).resolve().parents[2],
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_console_exporter_prints_the_request_span_whose_ids_the_json_log_line_carries() -> None:
+    code = "import tmsite.wsgi; from django.test import Client; Client().get('/healthz', HTTP_HOST='127.0.0.1')"
+    result = _web_process(code, OTEL_TRACES_EXPORTER="console", LOG_FORMAT="json")
     request_line = next(json.loads(line) for line in result.stderr.splitlines() if '"tmsite.request"' in line)
     decoder, text, spans = json.JSONDecoder(), result.stdout, []
     position = text.find("{")
@@ -140,28 +146,13 @@ def test_console_exporter_prints_the_request_span_whose_ids_the_json_log_line_ca
 def test_with_tracing_on_metrics_still_answer_the_ip_host_a_scrape_uses() -> None:
     """The Django instrumentation's middleware checks the Host header; the metrics one stays
     ahead of it, so a scrape addressed to the process's IP:port is answered."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     code = (
         "import tmsite.wsgi; from django.conf import settings; from django.test import Client; "
         "c = Client(HTTP_HOST='10.0.0.5:8000'); "
         "print(settings.MIDDLEWARE[0], settings.MIDDLEWARE[1]); "
         "print(c.get('/metrics', HTTP_AUTHORIZATION='Bearer scrape-token').status_code, c.get('/healthz').status_code)"
     )
-    env = {**os.environ, "METRICS_TOKEN": "scrape-token", "DEBUG": "1", "TRACING": "1"}
-    env.pop("DATABASE_URL", None)
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _web_process(code, METRICS_TOKEN="scrape-token", TRACING="1")
     order, statuses = result.stdout.splitlines()[-2:]
     assert order.split() == [
         "monitoring.middleware.RequestMetricsMiddleware",
