@@ -15,23 +15,18 @@ from datetime import UTC, datetime
 import pytest
 from web3 import Web3
 
-from chain.contracts import contract_at, deploy_contract, transact
+from chain.contracts import deploy_contract, transact
 from chain.deploy import create_pool_with_liquidity, deploy_erc20
 from market.models import Swap, Token
 from market.services import chain_index_to_head, index_sources_sync, rpc_client
 from moonshots.models import Moonshot, MoonshotScan
 from moonshots.services import moonshots_replay, moonshots_scan, replay_cursor
 from ratings.services import chain_risks_refresh
-from tests.fixtures.market import E18, ROUTER
+from tests.fixtures.market import E18
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db(transaction=True)]
 
 HOUR = 3600
-
-
-def _advance(w3, seconds: int) -> None:
-    w3.provider.make_request("evm_increaseTime", [seconds])
-    w3.provider.make_request("evm_mine", [])
 
 
 def _index(m) -> None:
@@ -80,17 +75,10 @@ def history(registered_market, tmp_path, settings):
     rug = deploy_erc20(w3, name="Rug", symbol="RUGG", supply=1_000_000 * E18, sender=owner)
     rug_pair = pool(w3, dex=dex, token_a=m.weth, amount_a=30 * E18, token_b=rug, amount_b=100_000 * E18, provider=owner)
     m.buy(m.traders[0], rug, E18 // 10)
-    _advance(w3, 26 * HOUR)  # a quiet day: the replay's first step needs a day of history
+    m.advance(26 * HOUR)  # a quiet day: the replay's first step needs a day of history
     # The rug's liquidity is pulled before the whales come: exiting it is no longer possible.
-    lp = contract_at(w3, "openzeppelin:IERC20", rug_pair)
-    amount = lp.functions.balanceOf(owner).call() * 9 // 10
-    transact(w3, lp.functions.approve(dex.router, amount), sender=owner)
-    transact(
-        w3,
-        contract_at(w3, ROUTER, dex.router).functions.removeLiquidityETH(rug, amount, 0, 0, owner, m.deadline()),
-        sender=owner,
-    )
-    _advance(w3, HOUR)
+    m.pull_liquidity(rug, rug_pair, dex)
+    m.advance(HOUR)
     _index(m)
     chain_risks_refresh(chain_id=m.chain_id, rpc=rpc_client(m.url))  # the honeypot's sell simulation
     return {"QUIET": quiet, "TRAP": trap.address, "RUGG": rug}
@@ -98,7 +86,7 @@ def history(registered_market, tmp_path, settings):
 
 def _hour_passes(m) -> None:
     """An hour of market time passes; the indexer catches up and the hourly replay runs."""
-    _advance(m.w3, HOUR)
+    m.advance(HOUR)
     _index(m)
     moonshots_replay(chain_id=m.chain_id)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from web3 import Web3
 
-from chain.contracts import contract_at, deploy_contract, transact
+from chain.contracts import deploy_contract, transact
 from chain.deploy import create_pool_with_liquidity, deploy_erc20
 from market.models import Swap, Token
 from market.services import chain_index_to_head, index_sources_sync, rpc_client
@@ -14,14 +14,9 @@ from moonshots.models import Moonshot
 from moonshots.selectors import moonshot_rows
 from moonshots.services import market_now, moonshots_scan
 from ratings.services import chain_risks_refresh, ratings_compute
-from tests.fixtures.market import E18, ROUTER
+from tests.fixtures.market import E18
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db(transaction=True)]
-
-
-def _advance(w3, seconds: int) -> None:  # type: ignore[no-untyped-def]
-    w3.provider.make_request("evm_increaseTime", [seconds])
-    w3.provider.make_request("evm_mine", [])
 
 
 def _index_and_grade(m) -> None:  # type: ignore[no-untyped-def]
@@ -59,18 +54,11 @@ def accumulation_market(registered_market, tmp_path, settings):  # type: ignore[
     for hour in range(6):
         for token in (accumulated, trap.address, rug):
             m.buy(whales[hour % 3], token, 3 * E18)
-        _advance(w3, 3600)
+        m.advance(3600)
     # The rug's liquidity is pulled: exiting it is no longer possible at any sane price.
-    lp = contract_at(w3, "openzeppelin:IERC20", rug_pair)
-    amount = lp.functions.balanceOf(owner).call() * 9 // 10
-    transact(w3, lp.functions.approve(dex.router, amount), sender=owner)
-    transact(
-        w3,
-        contract_at(w3, ROUTER, dex.router).functions.removeLiquidityETH(rug, amount, 0, 0, owner, m.deadline()),
-        sender=owner,
-    )
+    m.pull_liquidity(rug, rug_pair, dex)
     m.buy(m.traders[0], accumulated, E18 // 1000)  # a tiny trade: its price is the pool's spot
-    _advance(w3, 3600)
+    m.advance(3600)
     _index_and_grade(m)
     chain_risks_refresh(chain_id=m.chain_id, rpc=rpc_client(m.url))
     return {"QUIET": accumulated, "TRAP": trap.address, "RUGG": rug}
@@ -109,7 +97,7 @@ def test_scan_picks_the_accumulated_token_before_its_rally_and_never_a_honeypot_
     for trader in m.traders[:3]:
         m.buy(trader, tokens["QUIET"], 4 * E18)
     m.buy(m.traders[0], tokens["QUIET"], E18 // 1000)
-    _advance(m.w3, 3600)
+    m.advance(3600)
     _index_and_grade(m)
     assert pick.entered_at.timestamp() <= rally_start
 

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from chain.contracts import contract_at, deploy_contract, transact
+from chain.contracts import deploy_contract, transact
 from chain.deploy import create_pool_with_liquidity, deploy_erc20
 from market.models import Token
 from market.services import chain_index_to_head, index_sources_sync, rpc_client
 from ratings.models import RiskFlag
 from ratings.selectors import token_risk_flags
 from ratings.services import chain_risks_refresh, ratings_compute
-from tests.fixtures.market import E18, ROUTER
+from tests.fixtures.market import E18
 from tmsite.api.caching import data_version
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db(transaction=True)]
-
-
-def _advance(w3, seconds: int) -> None:  # type: ignore[no-untyped-def]
-    w3.provider.make_request("evm_increaseTime", [seconds])
-    w3.provider.make_request("evm_mine", [])
 
 
 @pytest.fixture
@@ -51,13 +46,9 @@ def risky_market(registered_market):  # type: ignore[no-untyped-def]
         for token in (honeypot.address, mintable.address, taxed.address, rug):
             m.buy(trader, token, E18 // 10)
     # Liquidity of RUGG is pulled two hours after it was added: a soft rug.
-    _advance(w3, 2 * 3600)
-    lp = contract_at(w3, "openzeppelin:IERC20", rug_pair)
-    amount = lp.functions.balanceOf(owner).call() * 9 // 10
-    transact(w3, lp.functions.approve(dex.router, amount), sender=owner)
-    router = contract_at(w3, ROUTER, dex.router)
-    transact(w3, router.functions.removeLiquidityETH(rug, amount, 0, 0, owner, m.deadline()), sender=owner)
-    _advance(w3, 3600)
+    m.advance(2 * 3600)
+    m.pull_liquidity(rug, rug_pair, dex)
+    m.advance(3600)
     index_sources_sync(chain_id=m.chain_id)
     chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(m.url))
     return {
