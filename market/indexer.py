@@ -17,10 +17,11 @@ doubles while batches are quick, within ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` b
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +68,7 @@ ERC20_SYMBOL = "0x95d89b41"
 ERC20_DECIMALS = "0x313ce567"
 ERC20_TOTAL_SUPPLY = "0x18160ddd"
 MAX_ADDRESSES_PER_FILTER = 1000  # addresses in one eth_getLogs filter, before splitting the request
+COLLECT_EVERY_BATCHES = 50  # batches between full garbage collections during a run (``_collection_paused``)
 
 
 class CheckpointMoved(Exception):
@@ -212,6 +214,27 @@ class _BatchWriter:
         self._executor.shutdown(wait=True)
 
 
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Cyclic garbage collection paused for a run (``run_to_head`` collects every few batches).
+
+    A batch is hundreds of thousands of containers (the node's log dicts and lists, the walk's
+    rows and aggregates) alive until it is written. Python scans the young ones every 700
+    allocations and all of them whenever the survivors grow by a quarter: about a fifth of the
+    indexer's CPU on the 215k-log benchmark (11.8 s -> 9.0 s without). Almost none of it is
+    cyclic garbage (100 objects over that whole run, found by one ``gc.collect()`` at the
+    end), so the loop collects every ``COLLECT_EVERY_BATCHES`` batches and automatic
+    collection resumes when the run returns.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _discard(prefetch: tuple[int, int, Future[Batch]] | None) -> None:
     """Drop a prefetch that will not be used, letting an error it raised go with it."""
     if prefetch is not None:
@@ -311,6 +334,10 @@ class ChainIndexer:
         The prefetch is only used when it starts where this batch ends; it watches the pools
         and tokens this batch discovered, and is patched if anything else turned up since.
         """
+        with _collection_paused():
+            return self._run_to_head(max_batches)
+
+    def _run_to_head(self, max_batches: int | None) -> RunStats:
         stats = RunStats()
         prefetch: tuple[int, int, Future[Batch]] | None = None
         fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
@@ -376,6 +403,8 @@ class ChainIndexer:
                     self._settle(writer, quiet=True)
                     raise
                 elapsed = time.perf_counter() - started
+                if len(stats.batches) % COLLECT_EVERY_BATCHES == COLLECT_EVERY_BATCHES - 1:
+                    gc.collect()
                 if settings.INDEX_BATCH_PAUSE:
                     time.sleep(settings.INDEX_BATCH_PAUSE)
                 stats.batches.append(BatchStats(from_block, to_block, batch.log_count, elapsed))
