@@ -1,6 +1,6 @@
 """Page benchmark: the ratings table over 10,000 tokens and a busy token page, 16 clients.
 
-    .venv/bin/python -m bench.pages_bench [--tokens 10000] [--clients 16] [--requests 800]
+    .venv/bin/python -m bench.pages_bench [--tokens 10000] [--clients 16] [--requests 800] [--port N]
 
 Builds a throw-away database (SQLite under a temp ``VAR_DIR``, or ``DATABASE_URL`` if set: flushed first),
 fills it with generated tokens, ratings, candles, holders and whale transfers, serves the
@@ -195,6 +195,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=800, help="requests per page kind")
     parser.add_argument("--workers", type=int, default=None, help="server processes (default: make serve's)")
+    parser.add_argument("--port", type=int, default=None, help="server port (default: a free one)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="pages-bench-"))
@@ -230,7 +231,7 @@ def main() -> int:
     connection.close()
     print(f"database: {connection.vendor}, {args.tokens} tokens generated in {time.perf_counter() - started:.1f}s")
 
-    port = free_port()
+    port = args.port or free_port()
     # The server command of `make serve`, read from make's dry run (its migrate and
     # collectstatic steps were done above), so the bench measures the settings it ships with.
     make_args = ["HOST=127.0.0.1", f"PORT={port}", f"METRICS_DIR={workdir}/metrics"]

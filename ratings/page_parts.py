@@ -2,38 +2,42 @@
 
 A part is cached under a key made of the API's *data version* (``tmsite.api.caching``,
 replaced by ``ratings_compute`` when new grades land) and everything else its HTML depends
-on: the table's validated filters, order and page plus the market time (the newest
+on: the ratings page's query string plus the market time (the newest
 ``Token.market_updated_at``, which moves whenever the indexer stores new prices); a token
 page part's token, market block and rating time. New grades or prices therefore change the
 key, so the next request renders afresh; ``PAGE_CACHE_TTL`` (seconds) bounds how long an
 entry lives otherwise. Parts carry no per-user state: watchlist stars, the signed-in header,
 the CSRF token, holders and the whale feed are rendered per request around them.
 
-The table rows are formatted in Python (``format_html``) rather than by the template
-engine: a page of 50 rows took ~30 ms through ~1,500 template nodes and takes ~2 ms here,
-which is what a cache miss (a filter combination nobody asked for since the last grades)
-costs.
+The ratings table itself is not cached here: it is filtered, sorted and paged in memory from
+the web process's snapshot of every token's filter and sort columns (``ratings.page_index``),
+so a page nobody asked for since the last grades costs at most one query (its rows). Its rows are formatted in Python
+(``format_html``) rather than by the template engine (a page of 50 rows took ~30 ms through
+~1,500 template nodes) and each row is kept formatted for the life of the snapshot.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from html import escape
+from typing import Any, NamedTuple, TypeVar
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from market.models import Token
 from ratings.models import Signal, TokenRating
-from ratings.page_selectors import RatingsQuery, rating_of, ratings_rows
+from ratings.page_index import MARKET_COLUMNS, RatingsIndex, ratings_index
+from ratings.page_selectors import RatingsQuery
 from tmsite.api.caching import data_version
 from wallets.templatetags.site_format import grade, short_address, signed, trend, usd_compact, usd_price
 
@@ -71,6 +75,7 @@ class RatingsRow:
     pk: int
     symbol: str
     cells: str  # HTML of the row's cells after the watchlist column
+    computed_at: datetime | None  # when the row's grades were computed; None when not rated
 
 
 @dataclass(frozen=True)
@@ -97,103 +102,173 @@ class RatingsTable:
         return self.number + 1 if self.number < self.num_pages else None
 
     def rows_html(self) -> list[tuple[RatingsRow, SafeString]]:
-        return [(row, mark_safe(row.cells)) for row in self.rows]  # built by format_html
+        return [(row, mark_safe(row.cells)) for row in self.rows]  # text escaped by ratings_row_cells
+
+    def rows_joined(self) -> SafeString:
+        """Every row without a watchlist cell, as one string (a template loop over 50 rows costs more)."""
+        return mark_safe(  # symbols escaped here, cells by ratings_row_cells
+            "\n".join(f'<tr data-symbol="{escape(row.symbol)}">\n{row.cells}\n</tr>' for row in self.rows)
+        )
 
 
-def _change_cell(column: str, value: float | None, digits: int = 1, suffix: str = "") -> SafeString:
+class RowValues(NamedTuple):
+    """What one table row shows: the snapshot's market columns (units as in
+    ``page_selectors.ratings_rows``: USD, percent) and the rating's grades, None when unrated."""
+
+    pk: int
+    chain_id: int
+    symbol: str
+    name: str
+    address: str
+    price_usd: float | None
+    change_24h: float | None
+    volume_24h_usd: float | None
+    market_cap_usd: float | None
+    liquidity_usd: float | None
+    rated: bool
+    trader_grade: float | None
+    trader_grade_change_24h: float | None
+    trader_grade_change_7d: float | None
+    investor_grade: float | None
+    investor_grade_change_24h: float | None
+    investor_grade_change_7d: float | None
+    signal: str
+    risk_flags: list[str]
+    computed_at: datetime | None
+
+
+# Rows are formatted with f-strings and ``html.escape`` (what ``format_html`` does per
+# argument, at a fifth of the cost): a table miss formats up to 50 of them.
+_UNRATED_CELLS = (
+    '<td data-col="trader_grade" class="muted">not rated</td>'
+    '<td data-col="investor_grade" class="muted">—</td>'
+    '<td data-col="signal" class="muted">—</td><td class="muted">—</td>'
+)
+
+
+def _change_cell(column: str, value: float | None, digits: int = 1, suffix: str = "") -> str:
     text = "—" if value is None else f"{signed(value, digits)}{suffix}"
-    return format_html('<td data-col="{}" class="{}">{}</td>', column, trend(value), text)
+    return f'<td data-col="{column}" class="{trend(value)}">{escape(text)}</td>'
 
 
-def _grade_cell(column: str, value: float, change_24h: float | None, change_7d: float | None) -> SafeString:
-    return format_html(
-        '<td data-col="{}"><span class="grade">{}</span>\n'
-        '<span class="delta"><span class="{}">{}</span> / <span class="{}">{}</span></span></td>',
-        column,
-        grade(value),
-        trend(change_24h),
-        signed(change_24h),
-        trend(change_7d),
-        signed(change_7d),
+def _grade_cell(column: str, value: float | None, change_24h: float | None, change_7d: float | None) -> str:
+    return (
+        f'<td data-col="{column}"><span class="grade">{grade(value)}</span>\n'
+        f'<span class="delta"><span class="{trend(change_24h)}">{signed(change_24h)}</span> / '
+        f'<span class="{trend(change_7d)}">{signed(change_7d)}</span></span></td>'
     )
 
 
-def ratings_row_cells(token: Token, rating: TokenRating | None, *, token_url: str) -> SafeString:
-    """The row's cells: token, market columns (``row_*`` annotations), grades, signal, risk flags."""
-    row: Any = token
+def ratings_row_cells(row: RowValues, *, token_url: str) -> SafeString:
+    """The row's cells: token, market columns, grades, signal, risk flags (text escaped)."""
     cells = [
-        format_html(
-            '<th scope="row" class="token-cell">\n<a href="{}">{}</a>\n<span class="muted name">{}</span>\n</th>',
-            token_url,
-            short_address(token.symbol or token.address),
-            token.name,
-        ),
-        format_html('<td data-col="price">{}</td>', usd_price(row.row_price_usd)),
-        _change_cell("change_24h", row.row_change_24h, 2, "%"),
-        format_html('<td data-col="volume_24h">{}</td>', usd_compact(row.row_volume_24h_usd)),
-        format_html('<td data-col="market_cap">{}</td>', usd_compact(row.row_market_cap_usd)),
-        format_html('<td data-col="liquidity">{}</td>', usd_compact(row.row_liquidity_usd)),
+        f'<th scope="row" class="token-cell">\n<a href="{escape(token_url)}">'
+        f"{escape(short_address(row.symbol or row.address))}</a>\n"
+        f'<span class="muted name">{escape(row.name)}</span>\n</th>',
+        f'<td data-col="price">{escape(usd_price(row.price_usd))}</td>',
+        _change_cell("change_24h", row.change_24h, 2, "%"),
+        f'<td data-col="volume_24h">{escape(usd_compact(row.volume_24h_usd))}</td>',
+        f'<td data-col="market_cap">{escape(usd_compact(row.market_cap_usd))}</td>',
+        f'<td data-col="liquidity">{escape(usd_compact(row.liquidity_usd))}</td>',
     ]
-    if rating is None:
-        cells.append(
-            mark_safe(  # constant markup
-                '<td data-col="trader_grade" class="muted">not rated</td>'
-                '<td data-col="investor_grade" class="muted">—</td>'
-                '<td data-col="signal" class="muted">—</td><td class="muted">—</td>'
-            )
-        )
+    if not row.rated:
+        cells.append(_UNRATED_CELLS)
     else:
         flags = (
-            format_html_join("", '<span class="flag">{}</span>', ((flag,) for flag in rating.risk_flags))
-            if rating.risk_flags
-            else mark_safe('<span class="muted">none</span>')
+            "".join(f'<span class="flag">{escape(str(flag))}</span>' for flag in row.risk_flags)
+            if row.risk_flags
+            else '<span class="muted">none</span>'
         )
+        signal = escape(row.signal)
         cells += [
+            _grade_cell("trader_grade", row.trader_grade, row.trader_grade_change_24h, row.trader_grade_change_7d),
             _grade_cell(
-                "trader_grade", rating.trader_grade, rating.trader_grade_change_24h, rating.trader_grade_change_7d
+                "investor_grade", row.investor_grade, row.investor_grade_change_24h, row.investor_grade_change_7d
             ),
-            _grade_cell(
-                "investor_grade",
-                rating.investor_grade,
-                rating.investor_grade_change_24h,
-                rating.investor_grade_change_7d,
-            ),
-            format_html(
-                '<td data-col="signal"><span class="signal signal-{}">{}</span></td>',
-                rating.signal,
-                SIGNAL_LABELS.get(rating.signal, rating.signal),
-            ),
-            format_html('<td class="flags">{}</td>', flags),
+            f'<td data-col="signal"><span class="signal signal-{signal}">'
+            f"{escape(str(SIGNAL_LABELS.get(row.signal, row.signal)))}</span></td>",
+            f'<td class="flags">{flags}</td>',
         ]
-    return mark_safe("\n".join(cells))  # each part escaped by format_html
+    return mark_safe("\n".join(cells))  # every text part escaped above
 
 
-def _ratings_table_build(*, query: RatingsQuery, as_of: datetime | None, page: str | None) -> RatingsTable:
-    rows_query = ratings_rows(query=query, as_of=as_of)
+# The page's rows' display columns besides the snapshot's market columns, in ``RowValues`` order.
+_DISPLAY_COLUMNS = (
+    "pk",
+    "chain_id",
+    "symbol",
+    "name",
+    "address",
+    "rating__id",
+    "rating__trader_grade",
+    "rating__trader_grade_change_24h",
+    "rating__trader_grade_change_7d",
+    "rating__investor_grade",
+    "rating__investor_grade_change_24h",
+    "rating__investor_grade_change_7d",
+    "rating__signal",
+    "rating__risk_flags",
+    "rating__computed_at",
+)
 
-    def order() -> list[int]:
-        return list(rows_query.values_list("pk", flat=True))
 
-    # The whole order as ids, cached apart from the page: sorting every token is the costly
-    # query, and each page of the same filters and order then needs only its rows, read by
-    # primary key. The count is the list's length.
-    if query.token_ids is None:
-        ids_in_order = cached_part(name="ratings-order", depends_on=(query, as_of), build=order)
-    else:
-        ids_in_order = order()
-    paginator = Paginator(ids_in_order, settings.RATINGS_PAGE_SIZE)
-    current = paginator.get_page(page)
-    ids = list(current.object_list)
-    by_id = {token.pk: token for token in rows_query.filter(pk__in=ids)} if ids else {}
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _format_rows(index: RatingsIndex, ids: frozenset[int]) -> None:
+    """Format the rows of ``ids`` into the snapshot: one query for what only the row shows."""
+    position = index.positions_of(ids)
+    numbers = {name: index.numbers[name] for name in MARKET_COLUMNS}
     # One reverse() for the page; the address is the only part that differs between rows.
     url_pattern = reverse("ratings:token_page", args=[0, "ADDRESS"])
-    rows, graded = [], []
-    for token in (by_id[pk] for pk in ids if pk in by_id):
-        url = url_pattern.replace("/0/", f"/{token.chain_id}/", 1).replace("ADDRESS", token.address)
-        rating = rating_of(token)
-        if rating is not None:
-            graded.append(rating.computed_at)
-        rows.append(RatingsRow(token.pk, token.symbol, ratings_row_cells(token, rating, token_url=url)))
+    for row in Token.objects.filter(pk__in=ids).values_list(*_DISPLAY_COLUMNS):
+        pk, chain_id, symbol, name, address, rating_id = row[:6]
+        n = position[pk]
+        price, change, volume, market_cap, liquidity = (_number(float(numbers[c][n])) for c in MARKET_COLUMNS)
+        computed_at = row[14]
+        values = RowValues(
+            pk=pk,
+            chain_id=chain_id,
+            symbol=symbol,
+            name=name,
+            address=address,
+            price_usd=price,
+            change_24h=change,
+            volume_24h_usd=volume,
+            market_cap_usd=market_cap,
+            liquidity_usd=liquidity,
+            rated=rating_id is not None,
+            trader_grade=row[6],
+            trader_grade_change_24h=row[7],
+            trader_grade_change_7d=row[8],
+            investor_grade=row[9],
+            investor_grade_change_24h=row[10],
+            investor_grade_change_7d=row[11],
+            signal=row[12] or "",
+            risk_flags=row[13] or [],
+            computed_at=computed_at,
+        )
+        url = url_pattern.replace("/0/", f"/{chain_id}/", 1).replace("ADDRESS", address)
+        index.formatted[pk] = RatingsRow(pk, symbol, ratings_row_cells(values, token_url=url), computed_at)
+
+
+def ratings_table(*, query: RatingsQuery, as_of: datetime | None, page: str | None) -> RatingsTable:
+    """A page of the ratings table, filtered, sorted and paged in memory (``ratings.page_index``).
+
+    Queries: one for the page's rows not yet formatted in this process's snapshot (none once
+    they are), plus one (every token's columns) when the snapshot is rebuilt and one per
+    risk-flag code the first time a snapshot filters by it.
+    """
+    index = ratings_index(as_of=as_of)
+    paginator = Paginator(index.positions(query), settings.RATINGS_PAGE_SIZE)
+    current = paginator.get_page(page)
+    ids = [int(pk) for pk in index.pk[np.asarray(current.object_list, dtype=np.intp)]]
+    missing = frozenset(pk for pk in ids if pk not in index.formatted)
+    if missing:
+        _format_rows(index, missing)
+    rows = [index.formatted[pk] for pk in ids if pk in index.formatted]  # a token deleted since goes
+    graded = [row.computed_at for row in rows if row.computed_at is not None]
     return RatingsTable(
         count=paginator.count,
         number=current.number,
@@ -201,21 +276,6 @@ def _ratings_table_build(*, query: RatingsQuery, as_of: datetime | None, page: s
         rows=rows,
         graded_from=min(graded, default=None),
         graded_until=max(graded, default=None),
-    )
-
-
-def ratings_table(*, query: RatingsQuery, as_of: datetime | None, page: str | None) -> RatingsTable:
-    """A page of the ratings table; cached unless restricted to a user's tokens (watchlist tab).
-
-    Queries on a miss: the order of every matching token (once per filters and order), then
-    the page's rows by primary key; on a hit, none.
-    """
-    if query.token_ids is not None:
-        return _ratings_table_build(query=query, as_of=as_of, page=page)
-    return cached_part(
-        name="ratings-table",
-        depends_on=(query, as_of, page, settings.RATINGS_PAGE_SIZE),
-        build=lambda: _ratings_table_build(query=query, as_of=as_of, page=page),
     )
 
 
