@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "monitoring.middleware.RequestMetricsMiddleware",  # outermost: times everything, answers /metrics
     "tmsite.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "tmsite.middleware.CSPMiddleware",  # django-csp's, the site-wide header built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,6 +84,19 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+]
+
+# The middleware of API calls the edge (tmsite/api/edge.py) checked and passed on: an API key,
+# no cookie, no Origin. They need no sessions, CSRF, messages, static files or the site's
+# sign-in, and keep every header the full stack gives an API answer (tests/api/test_edge.py).
+API_MIDDLEWARE = [
+    "monitoring.middleware.RequestMetricsMiddleware",
+    "tmsite.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "tmsite.middleware.CSPMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # no Origin here, but its "Vary: origin" all the same
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "tmsite.urls"
@@ -137,6 +150,10 @@ if DATABASE_URL:
             "max_size": env_int("DB_POOL_MAX", 10, minimum=1),  # connections per process, at most
             "timeout": env_float("DB_POOL_TIMEOUT", 10.0, minimum=0.1),  # seconds to wait for one
         },
+        # Parameters bound by the server, so a query run again on a connection is prepared once
+        # (psycopg's prepare_threshold) instead of parsed and planned on every call; planning the
+        # token list's join took longer than running it (bench/README.md, Public API).
+        "server_side_binding": env_bool("DB_SERVER_SIDE_BINDING", True),
     }
     DATABASES = {"default": _db}
 else:
@@ -286,6 +303,10 @@ API_KEY_HEADER = "HTTP_X_API_KEY"  # X-API-Key, besides "Authorization: Api-Key 
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)  # rows per cursor page by default
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)  # rows per cursor page, at most
 API_CACHE_TTL = env_int("API_CACHE_TTL", 60, minimum=0)  # seconds a hot response stays cached (0: off)
+# Cached answers to API keys served in front of Django at the WSGI layer (tmsite/api/edge.py;
+# only with Redis), and how many answers each web process keeps in memory for it.
+API_EDGE = env_bool("API_EDGE", True)
+API_EDGE_ENTRIES = env_int("API_EDGE_ENTRIES", 256, minimum=1)
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])  # origins allowed to call /api/ from browsers
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-none-match", "if-modified-since", "x-api-key"]

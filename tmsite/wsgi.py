@@ -8,5 +8,8 @@ django.setup(set_prefix=False)
 
 from tmsite.web import web_process_setup  # noqa: E402  (needs settings)
 
-web_process_setup()
-application = get_wsgi_application()
+web_process_setup()  # before anything imports the libraries tracing instruments
+
+from tmsite.api.edge import edge_wrap  # noqa: E402
+
+application = edge_wrap(get_wsgi_application())

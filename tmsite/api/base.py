@@ -14,8 +14,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from monitoring.middleware import route_label
 from tmsite.api import hot
-from tmsite.api.auth import ApiKeyAuthentication
+from tmsite.api.auth import EDGE_KEY, ApiKeyAuthentication
 from tmsite.api.caching import cached_json
 from tmsite.api.pagination import ApiCursorPagination
 from tmsite.api.renderers import ORJSONRenderer
@@ -38,7 +39,7 @@ class ApiView(GenericAPIView):
     cache_responses = False  # hot public data: cached, with ETag / Last-Modified
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.cache_responses:
+        if self.cache_responses and EDGE_KEY not in request.META:  # the edge looked already
             answer = hot.cached_answer(request, allow=", ".join(self.allowed_methods))
             if answer is not None:
                 return answer
@@ -82,5 +83,6 @@ class ApiView(GenericAPIView):
     def answer(self, build: Any) -> Any:
         """``build()`` (an envelope dict), cached with ETag when the view opts in."""
         if self.cache_responses:
-            return cached_json(self.request, build)
+            allow = ", ".join(self.allowed_methods)
+            return cached_json(self.request, build, allow=allow, route=route_label(self.request))
         return Response(build())

@@ -27,8 +27,9 @@ from tmsite.api.renderers import render_json
 
 VERSION_KEY = "api:data-version"
 
-# (data version, body, ETag, built at in Unix seconds)
-CachedAnswer = tuple[str, bytes, str, int]
+# (data version, body, ETag, built at in Unix seconds, Allow, route label); the last two let
+# the WSGI edge (tmsite.api.edge) answer it with the view's headers and metrics label.
+CachedAnswer = tuple[str, bytes, str, int, str, str]
 
 
 def data_version() -> str:
@@ -49,7 +50,7 @@ def response_key(request: HttpRequest) -> str:
     return "api:resp:" + hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
 
 
-def _etag_matches(header: str, etag: str) -> bool:
+def etag_matches(header: str, etag: str) -> bool:
     candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
     return "*" in candidates or etag in candidates
 
@@ -60,7 +61,7 @@ def _etag(body: bytes) -> str:
 
 def answer_from(request: HttpRequest, entry: CachedAnswer, extra_headers: dict[str, str] | None = None) -> HttpResponse:
     """The answer ``entry`` holds, or a 304 when the client's copy (ETag or date) matches it."""
-    _, body, etag, built_at = entry
+    body, etag, built_at = entry[1:4]
     headers = {
         "ETag": etag,
         "Last-Modified": http_date(built_at),
@@ -70,24 +71,25 @@ def answer_from(request: HttpRequest, entry: CachedAnswer, extra_headers: dict[s
     meta = request.META
     if_none_match = meta.get("HTTP_IF_NONE_MATCH")
     since = parse_http_date_safe(meta["HTTP_IF_MODIFIED_SINCE"]) if "HTTP_IF_MODIFIED_SINCE" in meta else None
-    if (if_none_match and _etag_matches(if_none_match, etag)) or (
+    if (if_none_match and etag_matches(if_none_match, etag)) or (
         not if_none_match and since is not None and built_at <= since
     ):
         return HttpResponseNotModified(headers=headers)
     return HttpResponse(body, content_type="application/json", headers=headers)
 
 
-def cached_json(request: HttpRequest, build: Callable[[], Any]) -> HttpResponse:
-    """``build()``'s JSON, from the cache when fresh; 304 when the client's copy matches."""
+def cached_json(request: HttpRequest, build: Callable[[], Any], *, allow: str = "", route: str = "") -> HttpResponse:
+    """``build()``'s JSON, from the cache when fresh; 304 when the client's copy matches.
+    ``allow`` and ``route`` (the view's ``Allow`` header and metrics label) are kept with it."""
     if not settings.API_CACHE_TTL:  # caching off: build every answer, still with an ETag
         body = render_json(build())
-        return answer_from(request, ("", body, _etag(body), int(time.time())))
+        return answer_from(request, ("", body, _etag(body), int(time.time()), allow, route))
     key = response_key(request)
     found = cache.get_many([key, VERSION_KEY])
     version = found.get(VERSION_KEY) or data_version()
     entry = found.get(key)
     if entry is None or entry[0] != version:
         body = render_json(build())
-        entry = (version, body, _etag(body), int(time.time()))
+        entry = (version, body, _etag(body), int(time.time()), allow, route)
         cache.set(key, entry, settings.API_CACHE_TTL)
     return answer_from(request, entry)

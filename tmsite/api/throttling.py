@@ -32,6 +32,9 @@ from rest_framework.throttling import BaseThrottle
 from tmsite.api.models import ApiKey
 
 KEY_FORMAT = "api-throttle:{ident}:{window}"
+# The decision of the API edge (tmsite.api.edge), which already counted the call, in the WSGI
+# environ of a call it passed on (as ``tmsite.api.auth.EDGE_KEY``).
+EDGE_RATE = "tmsite.api.rate"
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 
@@ -195,6 +198,11 @@ def check(bucket: Bucket, now: float | None = None) -> Decision:
 
 class PlanRateThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: Any) -> bool:
+        counted = request.META.get(EDGE_RATE)
+        if counted is not None and isinstance(request.auth, ApiKey):
+            self.decision = counted
+            request._rate_headers = counted.headers
+            return counted.allowed
         if isinstance(request.auth, ApiKey):
             bucket = bucket_for_key(prefix=request.auth.prefix, plan=request.auth.plan)
         elif request.user and request.user.is_authenticated:
