@@ -38,7 +38,7 @@ from market.models import Token
 from ratings.models import Signal, TokenRating
 from ratings.page_index import MARKET_COLUMNS, RatingsIndex, ratings_index
 from ratings.page_selectors import RatingsQuery
-from tmsite.api.caching import data_version
+from tmsite.api.caching import VERSION_KEY, data_version
 from wallets.templatetags.site_format import grade, short_address, signed, trend, usd_compact, usd_price
 
 T = TypeVar("T")
@@ -51,18 +51,21 @@ def cached_part(*, name: str, depends_on: tuple[Any, ...], build: Callable[[], T
 
     ``depends_on`` must name everything the value depends on besides the graded data (whose
     changes the data version tracks); it must never include anything per-user. ``ttl`` in
-    seconds, ``PAGE_CACHE_TTL`` by default; 0 turns caching off.
+    seconds, ``PAGE_CACHE_TTL`` by default; 0 turns caching off. The entry carries the data
+    version it was built under (rather than the version being part of its key), so the
+    version and the entry come back in one cache round trip.
     """
     ttl = settings.PAGE_CACHE_TTL if ttl is None else min(ttl, settings.PAGE_CACHE_TTL)
     if not ttl:
         return build()
-    digest = hashlib.sha256(repr((data_version(), *depends_on)).encode()).hexdigest()
-    key = f"pages:{name}:{digest}"
-    entry = cache.get(key)  # a 1-tuple, so that None is a value that can be cached too
-    if entry is None:
-        entry = (build(),)
+    key = f"pages:{name}:{hashlib.sha256(repr(depends_on).encode()).hexdigest()}"
+    found = cache.get_many([VERSION_KEY, key])
+    version = found.get(VERSION_KEY) or data_version()
+    entry = found.get(key)  # (data version, value)
+    if entry is None or entry[0] != version:
+        entry = (version, build())
         cache.set(key, entry, ttl)
-    return entry[0]
+    return entry[1]
 
 
 # --- Ratings table ------------------------------------------------------------------------

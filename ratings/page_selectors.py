@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db import connection
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Power
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import is_aware, make_aware
 
 from market.models import Candle, Interval, Token, Transfer
 from ratings.models import RiskFlag, Signal, TokenRating
@@ -76,9 +79,20 @@ def ratings_market_time() -> datetime | None:
     """Block time of the most recently indexed token state: the "now" of the market tables.
 
     Windows (24h volume, 24h change) are measured back from this instant rather than from
-    the wall clock, so a replayed or paused chain still shows its own last day.
+    the wall clock, so a replayed or paused chain still shows its own last day. Every ratings
+    page view reads it, so it is one plain statement: building the ORM aggregate cost more
+    than the indexed lookup (``token_market_time``) it runs.
     """
-    return Token.objects.aggregate(latest=Max("market_updated_at"))["latest"]
+    quote = connection.ops.quote_name
+    column = quote(Token._meta.get_field("market_updated_at").column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX({column}) FROM {quote(Token._meta.db_table)}")  # names from the model, no input
+        row = cursor.fetchone()
+    latest = row[0] if row else None
+    if latest is None or isinstance(latest, datetime):
+        return latest
+    parsed = parse_datetime(str(latest))  # SQLite returns the text it stored
+    return None if parsed is None else parsed if is_aware(parsed) else make_aware(parsed, UTC)
 
 
 def ratings_rows(*, query: RatingsQuery, as_of: datetime | None) -> QuerySet[Token]:

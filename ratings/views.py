@@ -124,24 +124,29 @@ def _column_headers(query: QueryDict, sort: str, descending: bool) -> list[dict[
 RATINGS_TEMPLATE = "ratings/ratings_page.html"
 
 
-@require_GET
-@vary_on_headers("HX-Request")
-def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
-    """Every token's market figures and grades; filter, sort and page through them.
+# The query-string fields the page's head (title, tabs and filter form) shows.
+HEAD_FIELDS = (
+    "tab",
+    "q",
+    "signal",
+    "risk",
+    "trader_min",
+    "trader_max",
+    "investor_min",
+    "investor_max",
+    "mcap_min",
+    "mcap_max",
+)
 
-    Queries do not grow with the rows shown: market time, then count and page unless the
-    table is cached (``ratings.page_parts``), plus the watchlist ids for a signed-in user.
-    """
-    form = RatingsFilterForm(request.GET)
-    values = form.values()
-    tab = values.get("tab") or "all"
-    sort = values.get("sort") or DEFAULT_SORT
-    descending = (values.get("dir") or "desc") == "desc"
-    watched = watchlist_token_ids(user=request.user)  # type: ignore[arg-type]
-    token_ids: frozenset[int] | None = None
-    if tab == "watchlist":
-        token_ids = watched
-    query = RatingsQuery(
+
+def _tab(query: QueryDict) -> str:
+    """The tab asked for, as ``RatingsFilterForm`` cleans it (an unknown tab is "all")."""
+    tab = query.get("tab") or "all"
+    return tab if tab in dict(TABS) else "all"
+
+
+def _ratings_query(values: dict[str, Any], tab: str, watched: frozenset[int]) -> RatingsQuery:
+    return RatingsQuery(
         search=values.get("q") or "",
         signal=values.get("signal") or "",
         risk=values.get("risk") or "",
@@ -151,13 +156,32 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
         investor_max=values.get("investor_max"),
         mcap_min=values.get("mcap_min"),
         mcap_max=values.get("mcap_max"),
-        sort=sort,
-        descending=descending,
-        token_ids=token_ids,
+        sort=values.get("sort") or DEFAULT_SORT,
+        descending=(values.get("dir") or "desc") == "desc",
+        token_ids=watched if tab == "watchlist" else None,
     )
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
+    """Every token's market figures and grades; filter, sort and page through them.
+
+    Queries do not grow with the rows shown: market time, plus the page's rows unless they
+    were shown before (``ratings.page_parts``), plus the watchlist ids for a signed-in user.
+    Signed out, the rendered table (and head) is cached per query string, so a repeat request
+    only validates nothing and renders the page around the cached HTML.
+    """
+    tab = _tab(request.GET)
     as_of = ratings_market_time()
+    table_only = bool(request.htmx and not request.htmx.history_restore_request)
 
     def content() -> str:
+        """The head and table (or the table alone for an HTMX swap), rendered."""
+        form = RatingsFilterForm(request.GET)
+        values = form.values()
+        watched = watchlist_token_ids(user=request.user)  # type: ignore[arg-type]
+        query = _ratings_query(values, tab, watched)
         table = None
         if tab != "moonshots" and not (tab == "watchlist" and not request.user.is_authenticated):
             table = ratings_table(query=query, as_of=as_of, page=request.GET.get("page"))
@@ -169,21 +193,29 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
             "table": table,
             "watched": watched,
             "as_of": as_of,
-            "headers": _column_headers(request.GET, sort, descending),
-            "sort": sort,
+            "headers": _column_headers(request.GET, query.sort, query.descending),
+            "sort": query.sort,
         }
-        return render_to_string(f"{RATINGS_TEMPLATE}#{part}", context, request)
+        html = render_to_string(f"{RATINGS_TEMPLATE}#ratings-table", context, request)
+        if table_only:
+            return html
+        # The head shows only the filters (not the order or page, which the table's links
+        # carry), so it is rendered once per filter combination and market time.
+        head = cached_part(
+            name="ratings-head",
+            depends_on=(*((name, request.GET.getlist(name)) for name in HEAD_FIELDS), as_of),
+            build=lambda: str(render_to_string(f"{RATINGS_TEMPLATE}#ratings-head", context, request)),
+        )
+        return f"{head}\n\n{html}"
 
-    part = "ratings-content"
-    if request.htmx and not request.htmx.history_restore_request:
-        part = "ratings-table"
     if tab == "all" and not request.user.is_authenticated:
         # Signed out, the part depends only on the query string, the graded data and the
         # market time; the CSRF token and header are rendered around it per request.
+        part = "table" if table_only else "content"
         html = cached_part(name=f"ratings-html-{part}", depends_on=(request.get_full_path(), as_of), build=content)
     else:
         html = content()
-    if part == "ratings-table":
+    if table_only:
         return HttpResponse(html)
     return render(request, RATINGS_TEMPLATE, {"content": mark_safe(html)})  # rendered by the template engine
 
