@@ -218,3 +218,17 @@ def test_pages_still_render_while_redis_is_down(client) -> None:  # type: ignore
             assert client.get(path).status_code == 200, path
         ready = client.get("/readyz")
         assert ready.status_code == 503 and "cache" in ready.json()["failing"]
+
+
+def test_csp_built_once_follows_settings_and_per_view_policies(client) -> None:  # type: ignore[no-untyped-def]
+    """The site-wide header is built once per process (tmsite.middleware.CSPMiddleware): it is
+    the library's own policy, a settings change replaces it, and a view's csp_update still
+    widens its own answer (the API docs need inline styles)."""
+    from csp.utils import build_policy
+
+    assert client.get("/ratings/")["Content-Security-Policy"] == build_policy()
+    changed = {"DIRECTIVES": {"default-src": ["'self'"], "img-src": ["'self'", "https://img.example"]}}
+    with override_settings(CONTENT_SECURITY_POLICY=changed):
+        assert _policy(client.get("/ratings/"))["img-src"] == ["'self'", "https://img.example"]
+    assert client.get("/ratings/")["Content-Security-Policy"] == build_policy()
+    assert "'unsafe-inline'" in _policy(client.get("/api/docs/"))["style-src"]
