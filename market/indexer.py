@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -57,7 +58,7 @@ from market.models import (
     TokenActivity,
     Transfer,
 )
-from market.rpc import RangeTooLarge, RpcClient, RpcError
+from market.rpc import Log, RangeTooLarge, RpcClient, RpcError
 from market.store import bulk_insert, chunked, greatest, least, update_rows, upsert_rows
 from monitoring import metrics
 
@@ -126,7 +127,7 @@ class Batch:
     from_block: int
     to_block: int
     headers: dict[int, dict[str, Any]]
-    logs: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[Log] = field(default_factory=list)
     timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix seconds
     watch: Watch | None = None  # what the fetch asked for
     discovered: tuple[list[tuple[str, int, str, str, int]], list[str], dict[str, dict[str, Any]]] | None = None
@@ -233,6 +234,28 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _chain_order(log: Log) -> tuple[int, int]:
+    return int(log.blockNumber, 16), int(log.logIndex, 16)
+
+
+def _check_hashes(logs: list[Log], headers: dict[int, dict[str, Any]]) -> None:
+    """Every log's block hash must be the one in the headers fetched after it, else the block
+    was replaced in between (``ReorgDuringFetch``). Matched on the node's hex block numbers."""
+    by_hex = {hex(number): header["hash"] for number, header in headers.items()}
+    for log in logs:
+        expected = by_hex.get(log.blockNumber)
+        if expected is None:  # not written the canonical way
+            expected = headers[int(log.blockNumber, 16)]["hash"]
+        if log.blockHash != expected:
+            raise ReorgDuringFetch(f"block {int(log.blockNumber, 16)} changed while its logs were read")
+
+
+def _as_dict(log: Log) -> dict[str, Any]:
+    """The node's form of a log, for the decoders in ``market.decode`` (the walk slices the
+    common shapes itself and only sends the others there)."""
+    return msgspec.structs.asdict(log)
 
 
 def _discard(prefetch: tuple[int, int, Future[Batch]] | None) -> None:
@@ -511,21 +534,21 @@ class ChainIndexer:
 
     # --- fetching ---------------------------------------------------------------------------
 
-    def _get_logs(self, from_block: int, to_block: int, addresses: list[str], topics: list[str]) -> list[dict]:
+    def _get_logs(self, from_block: int, to_block: int, addresses: list[str], topics: list[str]) -> list[Log]:
         """Logs of the addresses in the range, fetched as a few sub-ranges in flight."""
         if not addresses or from_block > to_block:
             return []
         parallel = self.rpc.parallel
         step = max(1, -(-(to_block - from_block + 1) // parallel))
-        requests: list[list[Any]] = []
+        filters: list[dict[str, Any]] = []
         for group in chunked(addresses, MAX_ADDRESSES_PER_FILTER):
             for start in range(from_block, to_block + 1, step):
                 end = min(start + step - 1, to_block)
-                requests.append(
-                    [{"fromBlock": hex(start), "toBlock": hex(end), "address": list(group), "topics": [topics]}]
+                filters.append(
+                    {"fromBlock": hex(start), "toBlock": hex(end), "address": list(group), "topics": [topics]}
                 )
-        logs: list[dict] = []
-        for part in self.rpc.map_calls("eth_getLogs", requests):
+        logs: list[Log] = []
+        for part in self.rpc.get_logs(filters):
             logs.extend(part)
         return logs
 
@@ -549,7 +572,7 @@ class ChainIndexer:
         topics = [d.PAIR_CREATED, *d.TOKEN_TOPICS, *d.POOL_TOPICS]
         logs = self._get_logs(from_block, to_block, watched, topics)
 
-        created = [log for log in logs if log["topics"] and log["topics"][0] == d.PAIR_CREATED]
+        created = [log for log in logs if log.topics and log.topics[0] == d.PAIR_CREATED]
         discovered = self._discover(created, to_block, watch)
         if discovered:
             pools, new_tokens, _ = discovered
@@ -557,14 +580,11 @@ class ChainIndexer:
             logs += self._get_logs(first_pool_block, to_block, [pair for pair, *_ in pools], list(d.POOL_TOPICS))
             # A token's history starts before its first pool: backfill its transfers.
             logs += self._get_logs(settings.INDEX_START_BLOCK, to_block, new_tokens, list(d.TOKEN_TOPICS))
-        logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
+        logs.sort(key=_chain_order)
 
-        numbers = sorted({int(log["blockNumber"], 16) for log in logs} | {to_block})
+        numbers = sorted({int(number, 16) for number in {log.blockNumber for log in logs}} | {to_block})
         headers = self.rpc.block_headers(numbers)
-        for log in logs:
-            number = int(log["blockNumber"], 16)
-            if log["blockHash"] != headers[number]["hash"]:
-                raise ReorgDuringFetch(f"block {number} changed while its logs were read")
+        _check_hashes(logs, headers)
         timestamps = {number: int(header["timestamp"], 16) for number, header in headers.items()}
         return Batch(
             from_block,
@@ -589,17 +609,15 @@ class ChainIndexer:
         added = (now.tokens - then.tokens) | (now.pools - then.pools)
         if not added:
             return batch
-        logs = [log for log in batch.logs if d.checksum(log["address"][2:].lower()) not in added]
+        logs = [log for log in batch.logs if d.checksum(log.address[2:].lower()) not in added]
         logs += self._get_logs(batch.from_block, batch.to_block, sorted(added), [*d.TOKEN_TOPICS, *d.POOL_TOPICS])
-        logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
-        missing = sorted({int(log["blockNumber"], 16) for log in logs} - set(batch.headers))
+        logs.sort(key=_chain_order)
+        missing = sorted({int(number, 16) for number in {log.blockNumber for log in logs}} - set(batch.headers))
         if missing:
             batch.headers.update(self.rpc.block_headers(missing))
             for number in missing:
                 batch.timestamps[number] = int(batch.headers[number]["timestamp"], 16)
-        for log in logs:
-            if log["blockHash"] != batch.headers[int(log["blockNumber"], 16)]["hash"]:
-                raise ReorgDuringFetch(f"block {int(log['blockNumber'], 16)} changed while its logs were read")
+        _check_hashes(logs, batch.headers)
         if batch.discovered:
             pools, tokens, metadata = batch.discovered
             pools = [p for p in pools if p[0] not in now.pools]
@@ -611,7 +629,7 @@ class ChainIndexer:
     # --- discovery --------------------------------------------------------------------------
 
     def _discover(
-        self, created_logs: list[dict], at_block: int, watch: Watch
+        self, created_logs: list[Log], at_block: int, watch: Watch
     ) -> tuple[list[tuple[str, int, str, str, int]], list[str], dict[str, dict[str, Any]]] | None:
         """New pools from PairCreated logs of watched factories, their new tokens and metadata.
 
@@ -620,11 +638,11 @@ class ChainIndexer:
         """
         pools: list[tuple[str, int, str, str, int]] = []
         for log in created_logs:
-            key = d.log_key(log)
+            key = d.log_key(_as_dict(log))
             if key.address not in watch.factories:
                 continue
             try:
-                token0, token1, pair = d.decode_pair_created(log)
+                token0, token1, pair = d.decode_pair_created(_as_dict(log))
             except d.UndecodableLog:
                 continue
             if pair not in watch.pools:
@@ -812,12 +830,12 @@ class ChainIndexer:
         topic_address = d.topic_address
         add_transfer, add_swap, add_candle = activity.add_transfer, activity.add_swap, candles.add
         for log in batch.logs:
-            topics = log["topics"]
+            topics = log.topics
             if not topics:
                 continue
             topic0 = topics[0]
-            raw_address = log["address"].lower()
-            block = int(log["blockNumber"], 16)
+            raw_address = log.address.lower()
+            block = int(log.blockNumber, 16)
             ts = timestamps[block]
             when = datetimes.get(block)
             if when is None:
@@ -827,15 +845,15 @@ class ChainIndexer:
                     token_id = token_by_raw.get(raw_address)
                     if token_id is None:
                         continue  # an LP token's Transfer, or a token no pool made us watch
-                    data = log["data"]
+                    data = log.data
                     if topic0 == transfer_topic and len(topics) == 3 and len(data) == 66:
                         sender = known_topic(topics[1]) or topic_address(topics[1])
                         receiver = known_topic(topics[2]) or topic_address(topics[2])
                         value = int(data, 16)
                     elif topic0 == transfer_topic:
-                        sender, receiver, value = d.decode_transfer(log)
+                        sender, receiver, value = d.decode_transfer(_as_dict(log))
                     else:
-                        sender, receiver, value = d.decode_wrap(log)
+                        sender, receiver, value = d.decode_wrap(_as_dict(log))
                     token = tokens[token_id]
                     if sender == zero:
                         kind = mint_kind
@@ -861,8 +879,8 @@ class ChainIndexer:
                         (
                             chain_id,
                             block,
-                            log["transactionHash"],
-                            int(log["logIndex"], 16),
+                            log.transactionHash,
+                            int(log.logIndex, 16),
                             when,
                             token_id,
                             sender,
@@ -889,12 +907,12 @@ class ChainIndexer:
                 if pool_id is None:
                     continue  # PairCreated, handled in discovery
                 pool = pools[pool_id]
-                data = log["data"]
+                data = log.data
                 if topic0 == sync_topic:
                     if len(topics) == 1 and len(data) == 130:
                         reserve0, reserve1 = int(data[2:66], 16), int(data[66:], 16)
                     else:
-                        reserve0, reserve1 = d.decode_sync(log)
+                        reserve0, reserve1 = d.decode_sync(_as_dict(log))
                     state.apply_sync(pool, reserve0, reserve1)
                     pool.reserves_block, pool.updated_at = block, ts
                     _, tvl = state.pool_price_and_tvl(pool)
@@ -902,8 +920,8 @@ class ChainIndexer:
                         (
                             chain_id,
                             block,
-                            log["transactionHash"],
-                            int(log["logIndex"], 16),
+                            log.transactionHash,
+                            int(log.logIndex, 16),
                             when,
                             pool_id,
                             reserve0,
@@ -920,7 +938,7 @@ class ChainIndexer:
                         a0_in, a1_in = int(data[2:66], 16), int(data[66:130], 16)
                         a0_out, a1_out = int(data[130:194], 16), int(data[194:], 16)
                     else:
-                        sender, recipient, a0_in, a1_in, a0_out, a1_out = d.decode_swap(log)
+                        sender, recipient, a0_in, a1_in, a0_out, a1_out = d.decode_swap(_as_dict(log))
                     base_id = pool.base_id
                     base_amount = price_usd = volume_usd = None
                     is_buy = None
@@ -946,8 +964,8 @@ class ChainIndexer:
                         (
                             chain_id,
                             block,
-                            log["transactionHash"],
-                            int(log["logIndex"], 16),
+                            log.transactionHash,
+                            int(log.logIndex, 16),
                             when,
                             pool_id,
                             sender,
@@ -965,13 +983,13 @@ class ChainIndexer:
                     )
                     touched_pools.add(pool_id)
                 elif topic0 == mint_topic:
-                    sender, amount0, amount1 = d.decode_mint(log)
+                    sender, amount0, amount1 = d.decode_mint(_as_dict(log))
                     liquidity.append(
                         (
                             chain_id,
                             block,
-                            log["transactionHash"],
-                            int(log["logIndex"], 16),
+                            log.transactionHash,
+                            int(log.logIndex, 16),
                             when,
                             pool_id,
                             "mint",
@@ -982,13 +1000,13 @@ class ChainIndexer:
                         )
                     )
                 elif topic0 == burn_topic:
-                    sender, amount0, amount1, recipient = d.decode_burn(log)
+                    sender, amount0, amount1, recipient = d.decode_burn(_as_dict(log))
                     liquidity.append(
                         (
                             chain_id,
                             block,
-                            log["transactionHash"],
-                            int(log["logIndex"], 16),
+                            log.transactionHash,
+                            int(log.logIndex, 16),
                             when,
                             pool_id,
                             "burn",
@@ -1003,8 +1021,8 @@ class ChainIndexer:
                     (
                         chain_id,
                         block,
-                        log["transactionHash"],
-                        int(log["logIndex"], 16),
+                        log.transactionHash,
+                        int(log.logIndex, 16),
                         when,
                         d.checksum(raw_address[2:]),
                         topic0,

@@ -12,12 +12,14 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgspec
 import orjson
 import requests
+import urllib3
 
 from monitoring import metrics
 
@@ -47,6 +49,32 @@ class RpcError(Exception):
         self.data = data
 
 
+class Log(msgspec.Struct, gc=False, frozen=True):
+    """One ``eth_getLogs`` entry: the fields the indexer reads, as the node wrote them (hex text).
+
+    Decoded straight from the reply (``RpcClient.get_logs``); the node's other fields are
+    skipped without being parsed. Against ``orjson.loads`` into dicts on the benchmark's 142 MB
+    of replies: 0.5 s instead of 1.0 s to parse, 0.1 s instead of 0.3 s to free, and field
+    reads by attribute. ``gc=False``: a batch holds hundreds of thousands, none in a cycle.
+    """
+
+    address: str
+    topics: tuple[str, ...]
+    data: str
+    blockNumber: str  # noqa: N815 (the node's names)
+    logIndex: str  # noqa: N815
+    transactionHash: str  # noqa: N815
+    blockHash: str  # noqa: N815
+
+
+class _LogsReply(msgspec.Struct, gc=False):
+    result: list[Log] | None = None
+    error: dict[str, Any] | None = None
+
+
+_decode_logs_reply = msgspec.json.Decoder(_LogsReply).decode
+
+
 class RangeTooLarge(RpcError):
     """The request covered too many blocks or logs; split it and ask again."""
 
@@ -74,6 +102,23 @@ def _error_kind(error: RpcError) -> str:
     if isinstance(error, RangeTooLarge):
         return "range_too_large"
     return "reverted" if "revert" in error.message.lower() else "rpc_error"
+
+
+def _read_body(response: requests.Response) -> bytes:
+    """The whole body in one read (the connection goes back to the pool once it is read).
+
+    ``response.content`` reads it in 10 kB chunks through three layers of generators: 0.4 s
+    of CPU for the benchmark's 142 MB of logs, against 0.05 s here. Streaming bypasses
+    requests' error wrapping, so urllib3's errors are mapped back to requests' own.
+    """
+    try:
+        return response.raw.read(decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        response.close()
+        raise requests.exceptions.ReadTimeout(str(exc)) from exc
+    except urllib3.exceptions.HTTPError as exc:  # ProtocolError (reset mid-body), DecodeError, ...
+        response.close()
+        raise requests.ConnectionError(str(exc)) from exc
 
 
 class RpcClient:
@@ -106,7 +151,9 @@ class RpcClient:
         if self._pool is not None:
             self._pool.shutdown(wait=False)
 
-    def _post(self, payload: Any, *, timeout: float | None = None) -> Any:
+    def _post(
+        self, payload: Any, *, timeout: float | None = None, decode: Callable[[bytes], Any] = orjson.loads
+    ) -> Any:
         body = orjson.dumps(payload)
         delay = self.backoff
         method = _metric_method(payload)
@@ -118,11 +165,13 @@ class RpcClient:
                     data=body,
                     headers={"Content-Type": "application/json"},
                     timeout=timeout or self.timeout,
+                    stream=True,
                 )
                 self.calls += 1
                 if response.status_code >= 500 or response.status_code == 429:
+                    response.close()
                     raise requests.ConnectionError(f"HTTP {response.status_code} from node")
-                reply = orjson.loads(response.content)
+                reply = decode(_read_body(response))
                 metrics.rpc_observe(method, time.perf_counter() - started)
                 return reply
             except requests.Timeout as exc:
@@ -133,7 +182,7 @@ class RpcClient:
                     raise RangeTooLarge("eth_getLogs", None, f"timed out after {timeout or self.timeout}s") from exc
                 metrics.rpc_error(method, "network")
                 last: Exception = exc
-            except (requests.ConnectionError, orjson.JSONDecodeError) as exc:
+            except (requests.ConnectionError, orjson.JSONDecodeError, msgspec.DecodeError) as exc:
                 metrics.rpc_observe(method, time.perf_counter() - started)
                 metrics.rpc_error(method, "network")
                 last = exc
@@ -186,9 +235,25 @@ class RpcClient:
 
     def map_calls(self, method: str, param_sets: Sequence[Sequence[Any]]) -> list[Any]:
         """Run one method over many parameter sets, ``parallel`` requests in flight; raises the first error."""
+        return self._map(lambda params: self.call(method, params), param_sets)
+
+    def get_logs(self, filters: Sequence[dict[str, Any]]) -> list[list[Log]]:
+        """``eth_getLogs`` of each filter as ``Log`` structs, ``parallel`` requests in flight, in order."""
+        return self._map(self._get_logs, filters)
+
+    def _get_logs(self, filter_: dict[str, Any]) -> list[Log]:
+        payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_getLogs", "params": [filter_]}
+        reply = self._post(payload, decode=_decode_logs_reply)
+        if reply.error is not None:
+            error = _classify("eth_getLogs", reply.error)
+            metrics.rpc_error("eth_getLogs", _error_kind(error))
+            raise error
+        return reply.result or []
+
+    def _map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rpc")
-        return list(self._pool.map(lambda params: self.call(method, params), param_sets))
+        return list(self._pool.map(function, items))
 
     # Typed helpers for the calls the indexer makes.
 
