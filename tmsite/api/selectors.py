@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import CharField, F, FloatField, Func, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
@@ -18,7 +18,7 @@ from web3 import Web3
 from market.models import Candle, Pool, PoolSnapshot, Token
 from ratings.models import Signal, SignalChange, TokenRating
 from tmsite.api.models import ApiKey
-from tmsite.api.serializers import TOKEN_DETAIL_VALUES
+from tmsite.api.serializers import TOKEN_DETAIL_VALUES, TOKEN_TIMES, TOKEN_VALUES
 from wallets.models import User
 
 ADDRESS_MALFORMED = "must be a 0x-prefixed 20-byte hex address"
@@ -111,6 +111,33 @@ def tokens_rated(*, ordering: str = "-trader_grade") -> QuerySet[Token]:
     else:
         sort_key = F(column)
     return Token.objects.filter(rating__isnull=False).select_related("rating").annotate(sort_key=sort_key)
+
+
+# PostgreSQL formats the list's times as ``serializers._iso`` does (ISO-8601, UTC, ``Z``,
+# microseconds only when there are any): parsing 150 timestamps into datetimes and printing
+# them again was ~15% of an uncached page of 50 tokens.
+_ISO_Z = (
+    """regexp_replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), """
+    r"""'\.000000$', '') || 'Z'"""
+)
+
+
+@cache
+def _tokens_rated_rows(ordering: str, vendor: str) -> QuerySet[Token, dict[str, Any]]:
+    rows = tokens_rated(ordering=ordering)
+    if vendor != "postgresql":
+        return rows.values(*TOKEN_VALUES, "sort_key")
+    times = {
+        f"{column.removeprefix('rating__')}_text": Func(F(column), template=_ISO_Z, output_field=CharField())
+        for column in TOKEN_TIMES
+    }
+    return rows.values(*(name for name in TOKEN_VALUES if name not in TOKEN_TIMES), "sort_key", **times)
+
+
+def tokens_rated_rows(*, ordering: str = "-trader_grade") -> QuerySet[Token, dict[str, Any]]:
+    """``tokens_rated`` as ``values()`` rows for ``serializers.token_out``. The queryset is built
+    once per ordering (resolving its 27 columns' paths cost ~1 ms a call) and copied per call."""
+    return _tokens_rated_rows(ordering, connection.vendor).all()
 
 
 def candles(*, token: Token, interval: str) -> QuerySet[Candle]:

@@ -144,7 +144,8 @@ _RATING_COLUMNS = [
 ]
 TOKEN_VALUES = [*_TOKEN_COLUMNS, "liquidity_usd", "holder_count", *(f"rating__{name}" for name in _RATING_COLUMNS)]
 TOKEN_DETAIL_VALUES = [*TOKEN_VALUES, "rating__top_contributions"]
-_TIMES = {"rating__signal_since", "rating__as_of", "rating__computed_at"}
+TOKEN_TIMES = ("rating__signal_since", "rating__as_of", "rating__computed_at")
+_TIMES = {column: column.removeprefix("rating__") + "_text" for column in TOKEN_TIMES}
 
 
 ZERO = timedelta(0)
@@ -183,7 +184,12 @@ def token_out(row: dict[str, Any]) -> dict[str, Any]:
     }
     for name in _RATING_COLUMNS[2:]:
         column = "rating__" + name
-        out[name] = _iso(row[column]) if column in _TIMES else row[column]
+        if column not in _TIMES:
+            out[name] = row[column]
+        elif column in row:
+            out[name] = _iso(row[column])
+        else:  # formatted by the database (selectors.tokens_rated_rows)
+            out[name] = row[_TIMES[column]]
     out["risk_flags"] = None if flags is None else [str(flag) for flag in flags]
     if "rating__top_contributions" in row:
         out["top_contributions"] = row["rating__top_contributions"]

@@ -109,7 +109,7 @@ class TokenListView(ApiView):
     cache_responses = True
 
     def get_queryset(self) -> Any:
-        return selectors.tokens_rated(ordering=self._ordering())
+        return selectors.tokens_rated_rows(ordering=self._ordering())
 
     def _ordering(self) -> str:
         value = self.request.query_params.get("ordering") or "-trader_grade"
@@ -136,8 +136,7 @@ class TokenListView(ApiView):
     )
     def get(self, request: Request) -> Any:
         def build() -> dict[str, Any]:
-            rows = self.filter_queryset(self.get_queryset()).values(*out.TOKEN_VALUES, "sort_key")
-            return self.page(rows, rows_out=out.token_out)
+            return self.page(self.filter_queryset(self.get_queryset()), rows_out=out.token_out)
 
         return self.answer(build)
 
