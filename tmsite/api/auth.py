@@ -14,6 +14,7 @@ database, here and on the cached path (``tmsite.api.hot``). Saving or deleting t
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, cast
 
 from django.conf import settings
@@ -60,10 +61,15 @@ def key_matches(api_key: ApiKey | None, key: str) -> bool:
 
 
 def key_from_request(request: Request) -> str | None:
-    keyword, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return key_from_meta(request.META)
+
+
+def key_from_meta(meta: Mapping[str, Any]) -> str | None:
+    """The API key a request's headers (``request.META`` or the WSGI environ) carry, if any."""
+    keyword, _, key = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
     if keyword.lower() == KEYWORD.lower() and key.strip():
         return key.strip()
-    return request.META.get(settings.API_KEY_HEADER, "").strip() or None
+    return meta.get(settings.API_KEY_HEADER, "").strip() or None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

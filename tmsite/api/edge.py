@@ -53,8 +53,8 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from monitoring import metrics
 from tmsite.api import throttling
-from tmsite.api.auth import _HASHER, EDGE_KEY, KEY_ENTRY, KEYWORD, LAST_USED_RESOLUTION
-from tmsite.api.caching import VERSION_KEY, etag_matches, response_key
+from tmsite.api.auth import _HASHER, EDGE_KEY, KEY_ENTRY, LAST_USED_RESOLUTION, key_from_meta
+from tmsite.api.caching import VERSION_KEY, acceptable, etag_matches, response_key
 from tmsite.api.models import ApiKey
 from tmsite.api.throttling import EDGE_RATE
 
@@ -63,7 +63,6 @@ logger = logging.getLogger("tmsite.request")  # the request log's own logger and
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_ACCEPTABLE = ("application/json", "*/*", "application/*")
 # Headers an answer sets for itself; every other header of a full-path answer is the middleware's.
 _OWN_HEADERS = frozenset(
     {
@@ -237,13 +236,9 @@ class ApiEdge:
             or "HTTP_ORIGIN" in environ
         ):
             return None
-        accept = environ.get("HTTP_ACCEPT")
-        if accept and not any(kind in accept for kind in _ACCEPTABLE):
+        if not acceptable(environ.get("HTTP_ACCEPT")):
             return None
-        keyword, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if keyword.lower() == KEYWORD.lower() and key.strip():
-            return key.strip()
-        return environ.get(settings.API_KEY_HEADER, "").strip() or None
+        return key_from_meta(environ)
 
     def _learning(self, start_response: StartResponse) -> StartResponse:
         """``start_response`` that keeps the middleware's headers of a cached JSON answer."""

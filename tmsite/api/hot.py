@@ -25,10 +25,9 @@ from django.http import HttpRequest, HttpResponse
 
 from tmsite.api import throttling
 from tmsite.api.auth import KEY_ENTRY, LAST_USED_RESOLUTION, key_from_request, key_matches
-from tmsite.api.caching import VERSION_KEY, answer_from, response_key
+from tmsite.api.caching import VERSION_KEY, acceptable, answer_from, response_key
 from tmsite.api.models import ApiKey
 
-_ACCEPTABLE = ("application/json", "*/*", "application/*")
 PLANS = tuple(ApiKey.Plan.values)  # (the enum builds this list on every access)
 
 
@@ -36,8 +35,7 @@ def cached_answer(request: HttpRequest, *, allow: str) -> HttpResponse | None:
     """The cached answer to this request, checked and counted; ``None`` to take the full path."""
     if request.method != "GET" or not settings.API_CACHE_TTL:
         return None
-    accept = request.META.get("HTTP_ACCEPT")
-    if accept and not any(kind in accept for kind in _ACCEPTABLE):
+    if not acceptable(request.META.get("HTTP_ACCEPT")):
         return None  # DRF answers 406
     key = key_from_request(request)
     prefix = key.partition(".")[0] if key else ""
