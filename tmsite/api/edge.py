@@ -82,6 +82,9 @@ _OWN_HEADERS = frozenset(
 )
 
 
+RETRY_AFTER_FAILURE = 1.0  # seconds the edge stands aside after Redis failed
+
+
 class EdgeUnavailable(Exception):
     """Redis could not be asked: the call takes the full path."""
 
@@ -99,6 +102,7 @@ class RespConnection:
         self.db = int(parts.path.strip("/") or 0)
         self.timeout = timeout
         self.local = threading.local()
+        self.down_until = 0.0
 
     @staticmethod
     def pack(*args: str | bytes | int) -> bytes:
@@ -140,12 +144,16 @@ class RespConnection:
         return out
 
     def pipeline(self, payload: bytes, replies: int) -> list[Any]:
+        if self.down_until and time.monotonic() < self.down_until:
+            raise EdgeUnavailable("Redis failed a moment ago")
         try:
             if getattr(self.local, "sock", None) is None:
                 self._connect()
             return self._exchange(payload, replies)
         except (OSError, ConnectionError, hiredis.ProtocolError) as error:
             self.close()
+            # Calls skip the edge for a second rather than each wait out a connect timeout.
+            self.down_until = time.monotonic() + RETRY_AFTER_FAILURE
             raise EdgeUnavailable(str(error)) from error
 
     def close(self) -> None:
@@ -388,7 +396,10 @@ class ApiEdge:
         _, body, etag, built_at, allow, route = entry[:6]
         answer = KnownAnswer(version, body, etag, built_at, http_date(built_at), allow, route)
         if len(self.answers) >= self.entries:
-            self.answers.pop(next(iter(self.answers)))  # the oldest
+            try:
+                self.answers.pop(next(iter(self.answers)), None)  # the oldest
+            except (StopIteration, RuntimeError):  # another thread changed the dict meanwhile
+                pass
         self.answers[url] = (answer_key, answer)
         return answer
 
