@@ -26,6 +26,7 @@ from market.decode import ZERO_ADDRESS
 INTERVAL_SECONDS = {"1m": 60, "1h": 3600, "1d": 86400}
 USD = "usd"
 NATIVE = "native"
+_UNPRICED = object()  # not in the price cache (None there means "no price")
 
 
 def bucket_start(timestamp: int, interval: str) -> int:
@@ -91,18 +92,22 @@ class MarketState:
         self.pool_ids: dict[str, int] = {}
         self._native_usd: float | None = None
         self._native_dirty = True
+        # Pools that price the native coin (USD quote, native base), in pool order; None: to list again
+        self._native_pools: list[PoolState] | None = None
         # token id -> USD price; the walk asks for one per transfer, reserves change far less often
         self._prices: dict[int, float | None] = {}
 
     def add_token(self, token: TokenState) -> None:
         self.tokens[token.id] = token
         self.token_ids[token.address] = token.id
+        self._native_pools = None
 
     def add_pool(self, pool: PoolState) -> None:
         self.pools[pool.id] = pool
         self.pool_ids[pool.address] = pool.id
         self.tokens[pool.token0_id].pool_ids.append(pool.id)
         self.tokens[pool.token1_id].pool_ids.append(pool.id)
+        self._native_pools = None
         self._native_dirty = True
         self._prices.clear()
 
@@ -123,14 +128,22 @@ class MarketState:
 
     def native_usd(self) -> float | None:
         if self._native_dirty:
+            native_pools = self._native_pools
+            if native_pools is None:
+                # Listed once, not looked for among all pools at every move of a native/USD pool.
+                native_pools = self._native_pools = [
+                    pool
+                    for pool in self.pools.values()
+                    if pool.quote_kind == USD
+                    and pool.base_id is not None
+                    and self.tokens[pool.base_id].quote_kind == NATIVE
+                ]
             weighted = weight = 0.0
-            for pool in self.pools.values():
-                base = pool.base_id
-                if pool.quote_kind == USD and base is not None and self.tokens[base].quote_kind == NATIVE:
-                    base_units, quote_units = self._pool_units(pool)
-                    if base_units > 0 and quote_units > 0:
-                        weighted += quote_units / base_units * quote_units
-                        weight += quote_units
+            for pool in native_pools:
+                base_units, quote_units = self._pool_units(pool)
+                if base_units > 0 and quote_units > 0:
+                    weighted += quote_units / base_units * quote_units
+                    weight += quote_units
             self._native_usd = weighted / weight if weight else None
             self._native_dirty = False
             self._prices.clear()  # every price quoted in the native coin moved with it
@@ -149,11 +162,10 @@ class MarketState:
     def token_price(self, token_id: int) -> float | None:
         if self._native_dirty:
             self.native_usd()
-        try:
-            return self._prices[token_id]
-        except KeyError:
+        price = self._prices.get(token_id, _UNPRICED)
+        if price is _UNPRICED:  # a miss is common (every Sync clears one): no KeyError to raise and catch
             price = self._prices[token_id] = self._token_price(token_id)
-            return price
+        return price  # type: ignore[return-value]
 
     def _token_price(self, token_id: int) -> float | None:
         token = self.tokens[token_id]
@@ -192,16 +204,18 @@ class CandleBook:
 
     def __init__(self, intervals: tuple[str, ...] = ("1m", "1h", "1d")) -> None:
         self.intervals = intervals
+        self._sizes = [(interval, INTERVAL_SECONDS[interval]) for interval in intervals]
         # [open, high, low, close, volume, volume_usd, buy_volume_usd, trades]
         self.rows: dict[tuple[int, str, int], list[float]] = {}
 
     def add(self, token_id: int, timestamp: int, price: float, amount: float, volume_usd: float, is_buy: bool) -> None:
         buy_usd = volume_usd if is_buy else 0.0
-        for interval in self.intervals:
-            key = (token_id, interval, timestamp - timestamp % INTERVAL_SECONDS[interval])
-            row = self.rows.get(key)
+        rows = self.rows
+        for interval, size in self._sizes:
+            key = (token_id, interval, timestamp - timestamp % size)
+            row = rows.get(key)
             if row is None:
-                self.rows[key] = [price, price, price, price, amount, volume_usd, buy_usd, 1]
+                rows[key] = [price, price, price, price, amount, volume_usd, buy_usd, 1]
             else:
                 if price > row[1]:
                     row[1] = price
@@ -215,10 +229,22 @@ class CandleBook:
 
 
 class ActivityBook:
-    """Transfers, distinct active addresses, swaps and distinct traders per (token, interval, bucket)."""
+    """Transfers, distinct active addresses, swaps and distinct traders per (token, interval, bucket).
+
+    Events are counted in the finest interval only (the first); ``roll_up`` then adds them to
+    the coarser ones, whose buckets hold whole buckets of the finest. Per event that is one
+    key and one set instead of one per interval (the walk's largest cost), and the coarse
+    buckets are filled from a few hundred fine ones per batch. Call ``roll_up`` once, after
+    the last ``add_*`` and before reading or merging the book.
+    """
 
     def __init__(self, intervals: tuple[str, ...] = ("1h", "1d")) -> None:
         self.intervals = intervals
+        finest = INTERVAL_SECONDS[intervals[0]]
+        self._finest = (intervals[0], finest)
+        self._coarser = [(interval, INTERVAL_SECONDS[interval]) for interval in intervals[1:]]
+        if any(size % finest for _, size in self._coarser):
+            raise ValueError(f"intervals {intervals}: each must hold whole buckets of the first")
         self.transfers: dict[tuple[int, str, int], int] = defaultdict(int)
         self.whales: dict[tuple[int, str, int], int] = defaultdict(int)
         self.addresses: dict[tuple[int, str, int], set[str]] = defaultdict(set)
@@ -226,22 +252,36 @@ class ActivityBook:
         self.traders: dict[tuple[int, str, int], set[str]] = defaultdict(set)
 
     def add_transfer(self, token_id: int, timestamp: int, sender: str, receiver: str, is_whale: bool) -> None:
-        for interval in self.intervals:
-            key = (token_id, interval, timestamp - timestamp % INTERVAL_SECONDS[interval])
-            self.transfers[key] += 1
-            if is_whale:
-                self.whales[key] += 1
-            addresses = self.addresses[key]
-            if sender != ZERO_ADDRESS:
-                addresses.add(sender)
-            if receiver != ZERO_ADDRESS:
-                addresses.add(receiver)
+        interval, size = self._finest
+        key = (token_id, interval, timestamp - timestamp % size)
+        self.transfers[key] += 1
+        if is_whale:
+            self.whales[key] += 1
+        seen = self.addresses[key]
+        if sender != ZERO_ADDRESS:
+            seen.add(sender)
+        if receiver != ZERO_ADDRESS:
+            seen.add(receiver)
 
     def add_swap(self, token_id: int, timestamp: int, trader: str) -> None:
-        for interval in self.intervals:
-            key = (token_id, interval, timestamp - timestamp % INTERVAL_SECONDS[interval])
-            self.swaps[key] += 1
-            self.traders[key].add(trader)
+        interval, size = self._finest
+        key = (token_id, interval, timestamp - timestamp % size)
+        self.swaps[key] += 1
+        self.traders[key].add(trader)
+
+    def roll_up(self) -> None:
+        """Add the finest buckets' events to the coarser intervals' buckets (once per book)."""
+        finest = self._finest[0]
+        for counts in (self.transfers, self.whales, self.swaps):
+            for (token_id, interval, bucket), count in list(counts.items()):
+                if interval == finest:
+                    for coarse, size in self._coarser:
+                        counts[(token_id, coarse, bucket - bucket % size)] += count
+        for members in (self.addresses, self.traders):
+            for (token_id, interval, bucket), found in list(members.items()):
+                if interval == finest:
+                    for coarse, size in self._coarser:
+                        members[(token_id, coarse, bucket - bucket % size)] |= found
 
     def keys(self) -> set[tuple[int, str, int]]:
         return set(self.transfers) | set(self.swaps)

@@ -821,6 +821,7 @@ class ChainIndexer:
         zero = d.ZERO_ADDRESS
         token_topics = d.TOKEN_TOPICS
         transfer_topic, sync_topic, swap_topic, mint_topic, burn_topic = d.TRANSFER, d.SYNC, d.SWAP, d.MINT, d.BURN
+        deposit_topic = d.DEPOSIT
         mint_kind, burn_kind = Transfer.Kind.MINT, Transfer.Kind.BURN
         buy_kind, sell_kind, plain_kind = Transfer.Kind.BUY, Transfer.Kind.SELL, Transfer.Kind.TRANSFER
         # Well-formed Transfer/Sync/Swap logs are sliced here; any other shape goes through the
@@ -852,6 +853,10 @@ class ChainIndexer:
                         value = int(data, 16)
                     elif topic0 == transfer_topic:
                         sender, receiver, value = d.decode_transfer(_as_dict(log))
+                    elif len(topics) == 2 and len(data) == 66:  # WETH9 Deposit (a mint) or Withdrawal (a burn)
+                        account = known_topic(topics[1]) or topic_address(topics[1])
+                        value = int(data, 16)
+                        sender, receiver = (zero, account) if topic0 == deposit_topic else (account, zero)
                     else:
                         sender, receiver, value = d.decode_wrap(_as_dict(log))
                     token = tokens[token_id]
@@ -1044,6 +1049,7 @@ class ChainIndexer:
 
     def _finish_walk(self, batch: Batch) -> None:
         """Take from memory what the write needs, now: the next walk moves the state on."""
+        batch.activity.roll_up()
         state = self.state
         batch.pool_values = [
             (
