@@ -131,10 +131,10 @@ to_block = {to_block!r}
 if to_block is not None:
     from django.conf import settings
     settings.INDEX_CONFIRMATIONS = rpc.block_number() - to_block
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 stats = chain_index_to_head(chain_id=31337, rpc=rpc)
-seconds = time.perf_counter() - started
-print(json.dumps({{"logs": stats.logs, "blocks": stats.blocks, "seconds": seconds,
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+print(json.dumps({{"logs": stats.logs, "blocks": stats.blocks, "seconds": seconds, "cpu_seconds": cpu,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rpc_calls": rpc.calls}}))
 """
@@ -209,6 +209,7 @@ def main() -> None:
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
 
     node, rpc = ensure_chain(args.port, args.tokens, args.days, args.intensity)
+    load_before = os.getloadavg()  # the machine is shared: the rates are only comparable at similar load
     try:
         from chain.node import rpc_call
 
@@ -239,7 +240,16 @@ def main() -> None:
         f"peak RSS: {half['peak_rss_mb']:.0f} MB over {half['logs']} logs (half), "
         f"{whole['peak_rss_mb']:.0f} MB over {whole['logs']} logs (whole)"
     )
+    print(
+        f"indexer process CPU: {whole['cpu_seconds']:.2f} s for the whole range "
+        f"({whole['cpu_seconds'] / whole['logs'] * 1e6:.1f} us per log, all threads)"
+    )
     print(f"rpc requests by the indexer: {whole['rpc_calls']:.0f}")
+    load_after = os.getloadavg()
+    print(
+        "load average (1/5/15 min): "
+        f"{' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in load_after)} after"
+    )
 
 
 if __name__ == "__main__":
