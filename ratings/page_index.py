@@ -17,14 +17,15 @@ wait for it rather than run the same query.
 
 Orders match the database's: nulls last in both directions, ties broken by primary key, and
 the token column ranked by the database's own ``ORDER BY symbol`` (its collation), read in
-the snapshot query. Memory: ~100 bytes per token, plus ~1 KB per row once it has been shown.
+the snapshot query. Memory: ~250 bytes per token (columns and the orders asked for), plus
+~1 KB per row once it has been shown.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -214,7 +215,7 @@ class RatingsIndex:
                 self._haystack = haystack
             needle = term.upper()
             found = np.array([needle in s or needle in n or needle == a for s, n, a in self._haystack], dtype=np.bool_)
-            if len(self._search) < 1000:  # search terms are open-ended: keep a bounded number
+            if len(self._search) < 100:  # search terms are open-ended: keep a bounded number (~1 MB)
                 self._search[term] = found
         return found
 
@@ -232,7 +233,7 @@ _lock = threading.Lock()
 _current: RatingsIndex | None = None
 
 
-def ratings_index(*, as_of: datetime | None, build: Callable[..., RatingsIndex] = RatingsIndex.build) -> RatingsIndex:
+def ratings_index(*, as_of: datetime | None) -> RatingsIndex:
     """This process's snapshot for the current data version and market time (built if stale)."""
     global _current
     key = (data_version(), as_of)
@@ -242,6 +243,6 @@ def ratings_index(*, as_of: datetime | None, build: Callable[..., RatingsIndex] 
     with _lock:  # one build per change; the other threads wait for it rather than repeat it
         index = _current
         if index is None or index.key != key or time.monotonic() - index.built_at >= settings.PAGE_CACHE_TTL:
-            index = build(key=key, as_of=as_of)
+            index = RatingsIndex.build(key=key, as_of=as_of)
             _current = index
         return index
