@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import CharField, F, FloatField, Func, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, F, FloatField, Func, OuterRef, QuerySet, Subquery, Sum, TextField, Value
+from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 from web3 import Web3
@@ -131,7 +131,9 @@ def _tokens_rated_rows(ordering: str, vendor: str) -> QuerySet[Token, dict[str, 
         f"{column.removeprefix('rating__')}_text": Func(F(column), template=_ISO_Z, output_field=CharField())
         for column in TOKEN_TIMES
     }
-    return rows.values(*(name for name in TOKEN_VALUES if name not in TOKEN_TIMES), "sort_key", **times)
+    times["risk_flags_text"] = Cast(F("rating__risk_flags"), TextField())
+    parsed_here = {*TOKEN_TIMES, "rating__risk_flags"}
+    return rows.values(*(name for name in TOKEN_VALUES if name not in parsed_here), "sort_key", **times)
 
 
 def tokens_rated_rows(*, ordering: str = "-trader_grade") -> QuerySet[Token, dict[str, Any]]:

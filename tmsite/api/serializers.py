@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from web3 import Web3
@@ -164,11 +165,16 @@ def _iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _flags_from_text(text: str | None) -> list[str] | None:
+    return None if text is None else orjson.loads(text)
+
+
 def token_out(row: dict[str, Any]) -> dict[str, Any]:
     """``TokenSerializer``'s (or, with ``rating__top_contributions``, ``TokenDetailSerializer``'s)
     answer from a ``values(*TOKEN_VALUES)`` row; rating fields are null for an unrated token."""
     supply = row["total_supply"]
-    flags = row["rating__risk_flags"]
+    # jsonb as text, parsed by orjson (Django's JSONField parses with the standard library's)
+    flags = row["rating__risk_flags"] if "rating__risk_flags" in row else _flags_from_text(row["risk_flags_text"])
     out = {
         "chain_id": row["chain_id"],
         "address": _checksummed(row["address"]),
@@ -184,6 +190,9 @@ def token_out(row: dict[str, Any]) -> dict[str, Any]:
     }
     for name in _RATING_COLUMNS[2:]:
         column = "rating__" + name
+        if name == "risk_flags":
+            out[name] = None  # its place in the answer; set below
+            continue
         if column not in _TIMES:
             out[name] = row[column]
         elif column in row:
