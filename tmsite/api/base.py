@@ -19,7 +19,7 @@ from tmsite.api import hot
 from tmsite.api.auth import EDGE_KEY, ApiKeyAuthentication
 from tmsite.api.caching import cached_json
 from tmsite.api.pagination import ApiCursorPagination
-from tmsite.api.renderers import ORJSONRenderer
+from tmsite.api.renderers import JsonNegotiation, ORJSONRenderer
 from tmsite.api.schema import ApiSchema
 from tmsite.api.throttling import PlanRateThrottle
 
@@ -32,6 +32,7 @@ class ApiView(GenericAPIView):
     permission_classes = [IsAuthenticated]
     throttle_classes = [PlanRateThrottle]
     renderer_classes = [ORJSONRenderer]
+    content_negotiation_class = JsonNegotiation
     parser_classes = [JSONParser]
     pagination_class = ApiCursorPagination
     schema = ApiSchema()

@@ -50,14 +50,6 @@ def response_key(request: HttpRequest) -> str:
     return "api:resp:" + hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()
 
 
-_ACCEPTABLE = ("application/json", "*/*", "application/*")
-
-
-def acceptable(accept: str | None) -> bool:
-    """A cached (JSON) answer suits this ``Accept``; else the full path answers (DRF's 406)."""
-    return not accept or any(kind in accept for kind in _ACCEPTABLE)
-
-
 def etag_matches(header: str, etag: str) -> bool:
     candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
     return "*" in candidates or etag in candidates

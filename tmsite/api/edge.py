@@ -54,8 +54,9 @@ from django.utils.http import http_date, parse_http_date_safe
 from monitoring import metrics
 from tmsite.api import throttling
 from tmsite.api.auth import _HASHER, EDGE_KEY, KEY_ENTRY, LAST_USED_RESOLUTION, key_from_meta
-from tmsite.api.caching import VERSION_KEY, acceptable, etag_matches, response_key
+from tmsite.api.caching import VERSION_KEY, etag_matches, response_key
 from tmsite.api.models import ApiKey
+from tmsite.api.renderers import acceptable
 from tmsite.api.throttling import EDGE_RATE
 
 logger = logging.getLogger("tmsite.request")  # the request log's own logger and line

@@ -25,8 +25,9 @@ from django.http import HttpRequest, HttpResponse
 
 from tmsite.api import throttling
 from tmsite.api.auth import KEY_ENTRY, LAST_USED_RESOLUTION, key_from_request, key_matches
-from tmsite.api.caching import VERSION_KEY, acceptable, answer_from, response_key
+from tmsite.api.caching import VERSION_KEY, answer_from, response_key
 from tmsite.api.models import ApiKey
+from tmsite.api.renderers import acceptable
 
 PLANS = tuple(ApiKey.Plan.values)  # (the enum builds this list on every access)
 
