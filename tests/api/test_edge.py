@@ -204,3 +204,27 @@ def test_uncached_calls_are_checked_and_counted_once(edge: tuple[ApiEdge, Counti
     remaining = [int(a.headers["X-RateLimit-Remaining"]) for a in answers]
     assert remaining == list(range(remaining[0], remaining[0] - 5, -1))
     assert call(app, TOKENS, QUERY, x_api_key=secret[:-4] + "abcd").status == 401
+
+
+def test_calls_passed_on_keep_their_user_and_errors(
+    edge: tuple[ApiEdge, CountingDjango], alice: User, bob: User, market: Market
+) -> None:
+    """Checked calls the edge passes on run with the API's middleware: the key's owner is the
+    user (their own watchlists, another's are 404) and errors keep their envelope."""
+    from wallets.services import watchlist_default_ensure, watchlist_token_set
+
+    app, _ = edge
+    _, secret = key_make(alice, name="lists")
+    watchlist_token_set(user=alice, token=market.tokens["ALPHA"], watched=True)
+    alice_list = watchlist_default_ensure(user=alice)
+    theirs = watchlist_default_ensure(user=bob)
+    calls = [call(app, "/api/v1/watchlists/", x_api_key=secret) for _ in range(3)]  # learn, then checked
+    assert [a.status for a in calls] == [200] * 3
+    assert [w["name"] for w in calls[-1].json()["data"]] == [alice_list.name]  # hers only
+    mine = call(app, f"/api/v1/watchlists/{alice_list.pk}/", x_api_key=secret).json()["data"]
+    assert [item["token"]["symbol"] for item in mine["items"]] == ["ALPHA"]
+    assert call(app, f"/api/v1/watchlists/{theirs.pk}/", x_api_key=secret).status == 404
+    missing = call(app, "/api/v1/tokens/31337/0x" + "ab" * 20 + "/", x_api_key=secret)
+    assert missing.status == 404 and missing.json()["error"]["code"] == "not_found"
+    bad = call(app, TOKENS, "trader_grade_min=abc", x_api_key=secret)
+    assert bad.status == 400 and list(bad.json()["error"]["fields"]) == ["trader_grade_min"]
