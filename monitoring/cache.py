@@ -27,7 +27,26 @@ class _CountingGet:
         return value
 
 
+class RedisCacheClient(redis.RedisCacheClient):
+    """Django's client, keeping one redis-py client per connection pool. Django makes a new
+    ``redis.Redis`` for every operation, and redis-py builds its table of reply parsers in
+    each constructor: ~0.1 ms of CPU a call, measured at 8% of a cached ratings page. The
+    clients share the pool's connections and are safe to share between threads."""
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)
+        clients = self.__dict__.setdefault("_clients_by_pool", {})
+        client = clients.get(id(pool))
+        if client is None:
+            client = clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class RedisCache(_CountingGet, redis.RedisCache):
+    def __init__(self, server: Any, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = RedisCacheClient
+
     def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
         keys = list(keys)
         found: dict[Any, Any] = super().get_many(keys, version=version)
