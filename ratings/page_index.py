@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from market.models import Token
 from ratings.models import RiskFlag
-from ratings.page_selectors import DEFAULT_SORT, RatingsQuery, ratings_rows
+from ratings.page_selectors import DEFAULT_SORT, SORT_KEYS, RatingsQuery, ratings_rows
 from tmsite.api.caching import data_version
 
 # The snapshot query's columns: what the filters and orders read, nothing only shown.
@@ -67,17 +67,9 @@ MARKET_COLUMNS = (
     "row_liquidity_usd",
 )
 
-# Public sort keys (``page_selectors.SORT_KEYS``) -> the numeric column they order by.
-_NUMERIC_SORTS = {
-    "price": "row_price_usd",
-    "change_24h": "row_change_24h",
-    "volume_24h": "row_volume_24h_usd",
-    "market_cap": "row_market_cap_usd",
-    "liquidity": "row_liquidity_usd",
-    "trader_grade": "rating__trader_grade",
-    "investor_grade": "rating__investor_grade",
-    "holders": "holder_count",
-}
+# Public sort keys -> the numeric column they order by (the token and signal columns are
+# ranked differently, below).
+_NUMERIC_SORTS = {key: column for key, column in SORT_KEYS.items() if key not in ("token", "signal")}
 
 
 def _floats(values: Sequence[Any]) -> NDArray[np.float64]:
