@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -91,14 +92,16 @@ class RatingsFilterForm(forms.Form):
 
 
 def _query_string(query: QueryDict, **changes: str | None) -> str:
-    """``query`` with ``changes`` applied (None removes a key), as ``{% querystring %}`` writes it."""
-    params = query.copy()
+    """``query`` with ``changes`` applied (None removes a key), as ``{% querystring %}`` writes it.
+    (Not through ``QueryDict.copy()``: its deep copy was a tenth of a new ratings page's CPU.)"""
+    params = dict(query.lists())
     for key, value in changes.items():
         if value is None:
             params.pop(key, None)
         else:
-            params[key] = value
-    return f"?{params.urlencode()}" if params or query else ""
+            params[key] = [value]
+    pairs = [(key, value) for key, values in params.items() for value in values]
+    return f"?{urlencode(pairs)}" if params or query else ""
 
 
 def _column_headers(query: QueryDict, sort: str, descending: bool) -> list[dict[str, Any]]:
