@@ -246,3 +246,18 @@ def test_rated_token_without_history(market: Market, api: APIClient) -> None:
     assert api.get(market.url("BETA", "ohlcv/daily/")).json()["data"] == []
     TokenRating.objects.filter(token=beta).update(as_of=NOW - timedelta(days=1))
     assert Token.objects.filter(pk=beta.pk).exists()
+
+
+def test_compiled_list_rows_are_djangos_rows(market: Market) -> None:
+    """The token list's SQL is compiled once per order and page (tmsite.api.compiled): what
+    it reads must be exactly what Django's own values() query reads, first run and again."""
+    from tmsite.api import selectors
+
+    for ordering in ("-trader_grade", "market_cap", "-price_change_24h"):
+        for _ in range(2):  # the second run takes the kept SQL
+            ordered = selectors.tokens_rated_rows(ordering=ordering).order_by("-sort_key", "-id")
+            page = list(ordered[1:4])
+            plain = ordered._chain()  # a clone: the shape is dropped, Django compiles it
+            assert plain._shape is None and page == list(plain[1:4]) and len(page) == 3
+    bullish = selectors.tokens_rated_rows().filter(rating__signal="bullish").order_by("-sort_key", "-id")
+    assert [row["symbol"] for row in bullish[:10]] == ["ALPHA", "BETA"]  # a filter is compiled as usual

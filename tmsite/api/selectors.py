@@ -17,6 +17,7 @@ from web3 import Web3
 
 from market.models import Candle, Pool, PoolSnapshot, Token
 from ratings.models import Signal, SignalChange, TokenRating
+from tmsite.api.compiled import CompiledQuerySet
 from tmsite.api.models import ApiKey
 from tmsite.api.serializers import TOKEN_DETAIL_VALUES, TOKEN_TIMES, TOKEN_VALUES
 from wallets.models import User
@@ -124,21 +125,23 @@ _ISO_Z = (
 
 @cache
 def _tokens_rated_rows(ordering: str, vendor: str) -> QuerySet[Token, dict[str, Any]]:
-    rows = tokens_rated(ordering=ordering)
+    rows = CompiledQuerySet(model=Token, query=tokens_rated(ordering=ordering).query)
     if vendor != "postgresql":
-        return rows.values(*TOKEN_VALUES, "sort_key")
+        return rows.values(*TOKEN_VALUES, "sort_key").with_shape(("tokens_rated", ordering, vendor))
     times = {
         f"{column.removeprefix('rating__')}_text": Func(F(column), template=_ISO_Z, output_field=CharField())
         for column in TOKEN_TIMES
     }
     times["risk_flags_text"] = Cast(F("rating__risk_flags"), TextField())
     parsed_here = {*TOKEN_TIMES, "rating__risk_flags"}
-    return rows.values(*(name for name in TOKEN_VALUES if name not in parsed_here), "sort_key", **times)
+    columns = (name for name in TOKEN_VALUES if name not in parsed_here)
+    return rows.values(*columns, "sort_key", **times).with_shape(("tokens_rated", ordering, vendor))
 
 
 def tokens_rated_rows(*, ordering: str = "-trader_grade") -> QuerySet[Token, dict[str, Any]]:
     """``tokens_rated`` as ``values()`` rows for ``serializers.token_out``. The queryset is built
-    once per ordering (resolving its 27 columns' paths cost ~1 ms a call) and copied per call."""
+    once per ordering (resolving its 27 columns' paths cost ~1 ms a call) and copied per call;
+    its SQL for each order and page is compiled once (``tmsite.api.compiled``)."""
     return _tokens_rated_rows(ordering, connection.vendor).all()
 
 
