@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -55,6 +55,17 @@ def etag_matches(header: str, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
+def not_modified(meta: Mapping[str, Any], etag: str, built_at: int) -> bool:
+    """The client's copy (``If-None-Match``, else ``If-Modified-Since``, from ``request.META``
+    or the WSGI environ) is this answer: a 304 is due."""
+    if_none_match = meta.get("HTTP_IF_NONE_MATCH")
+    if if_none_match:
+        return etag_matches(if_none_match, etag)
+    since = meta.get("HTTP_IF_MODIFIED_SINCE")
+    since_at = parse_http_date_safe(since) if since else None
+    return since_at is not None and built_at <= since_at
+
+
 def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
@@ -68,12 +79,7 @@ def answer_from(request: HttpRequest, entry: CachedAnswer, extra_headers: dict[s
         "Cache-Control": f"private, max-age={settings.API_CACHE_TTL}",
         **(extra_headers or {}),
     }
-    meta = request.META
-    if_none_match = meta.get("HTTP_IF_NONE_MATCH")
-    since = parse_http_date_safe(meta["HTTP_IF_MODIFIED_SINCE"]) if "HTTP_IF_MODIFIED_SINCE" in meta else None
-    if (if_none_match and etag_matches(if_none_match, etag)) or (
-        not if_none_match and since is not None and built_at <= since
-    ):
+    if not_modified(request.META, etag, built_at):
         return HttpResponseNotModified(headers=headers)
     return HttpResponse(body, content_type="application/json", headers=headers)
 

@@ -130,19 +130,6 @@ def count(bucket: Bucket, now: float, counts: dict[str, Any]) -> None:
         pass
 
 
-_CLIENTS: dict[int, Any] = {}
-
-
-def _redis_client(backend: RedisCache) -> Any:
-    """The redis-py client of Django's Redis cache, made once per process (Django makes one per
-    call, ~0.1 ms each: redis-py builds its table of reply parsers in every constructor)."""
-    client = _CLIENTS.get(id(backend))
-    if client is None:
-        django_client: Any = backend._cache  # type: ignore[attr-defined]  # RedisCacheClient
-        client = _CLIENTS[id(backend)] = django_client.get_client(None, write=True)
-    return client
-
-
 def read_and_count(keys: list[str], counter: str, ttl: int) -> tuple[dict[str, Any], bool]:
     """``cache.get_many(keys)``, and on Redis one increment of ``counter`` in the same round
     trip (the values read are from before it); returns (values, whether it was counted).
@@ -155,7 +142,7 @@ def read_and_count(keys: list[str], counter: str, ttl: int) -> tuple[dict[str, A
     backend = caches["default"]  # ``cache`` is a proxy to it
     if not isinstance(backend, RedisCache):
         return backend.get_many(keys), False
-    client = _redis_client(backend)
+    client = backend._cache.get_client(None, write=True)  # type: ignore[attr-defined]  # one per pool
     names = [backend.make_and_validate_key(key) for key in keys]
     counter_name = backend.make_and_validate_key(counter)
     pipeline = client.pipeline(transaction=False)
