@@ -121,6 +121,14 @@ def _read_body(response: requests.Response) -> bytes:
         raise requests.ConnectionError(str(exc)) from exc
 
 
+def _counted(method: str, error: dict[str, Any], *, metric: str | None = None) -> RpcError:
+    """The node's error as an ``RpcError``, counted in the RPC error metric (as ``metric``, or
+    the method)."""
+    classified = _classify(method, error)
+    metrics.rpc_error(metric or method, _error_kind(classified))
+    return classified
+
+
 class RpcClient:
     """JSON-RPC over HTTP with bounded retries and backoff on network errors only."""
 
@@ -198,9 +206,7 @@ class RpcClient:
             {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, timeout=timeout
         )
         if "error" in reply:
-            error = _classify(method, reply["error"])
-            metrics.rpc_error(method, _error_kind(error))
-            raise error
+            raise _counted(method, reply["error"])
         return reply["result"]
 
     def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
@@ -216,9 +222,7 @@ class RpcClient:
             next(self._ids)
         replies = self._post(payload)
         if isinstance(replies, dict):  # some nodes answer a whole batch with one error
-            error = _classify("batch", replies.get("error", {"message": str(replies)}))
-            metrics.rpc_error(_metric_method(payload), _error_kind(error))
-            raise error
+            raise _counted("batch", replies.get("error", {"message": str(replies)}), metric=_metric_method(payload))
         by_id = {reply.get("id"): reply for reply in replies}
         results: list[Any] = []
         for i, (method, _) in enumerate(requests_):
@@ -226,9 +230,7 @@ class RpcClient:
             if reply is None:
                 results.append(RpcError(method, None, "no reply in batch"))
             elif "error" in reply:
-                error = _classify(method, reply["error"])
-                metrics.rpc_error(method, _error_kind(error))
-                results.append(error)
+                results.append(_counted(method, reply["error"]))
             else:
                 results.append(reply["result"])
         return results
@@ -245,9 +247,7 @@ class RpcClient:
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_getLogs", "params": [filter_]}
         reply = self._post(payload, decode=_decode_logs_reply)
         if reply.error is not None:
-            error = _classify("eth_getLogs", reply.error)
-            metrics.rpc_error("eth_getLogs", _error_kind(error))
-            raise error
+            raise _counted("eth_getLogs", reply.error)
         return reply.result or []
 
     def _map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
