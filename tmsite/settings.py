@@ -469,6 +469,11 @@ TRACING = env_bool("TRACING", True)  # record spans in web and worker processes 
 OTEL_TRACES_EXPORTER = env_choice("OTEL_TRACES_EXPORTER", "none", ("none", "console", "otlp"))  # where spans go
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces")
 OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "tmsite")
+# Share of traces recorded (the root decides, children follow). With no exporter nothing would
+# read a recorded span, so none is recorded; trace and span ids still reach every log line.
+OTEL_TRACES_SAMPLE_RATIO = env_float(
+    "OTEL_TRACES_SAMPLE_RATIO", 0.0 if OTEL_TRACES_EXPORTER == "none" else 1.0, minimum=0.0, maximum=1.0
+)
 
 # --- Accounts (django-allauth: e-mail and password; Sign-In With Ethereum in wallets/) ----
 

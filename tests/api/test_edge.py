@@ -17,12 +17,12 @@ from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from ratings.models import TokenRating
 from tests.api.conftest import Market, key_make
 from tmsite.api import services
-from tmsite.api.caching import data_version_bump
+from tmsite.api.caching import data_version, data_version_bump, response_key
 from tmsite.api.edge import ApiEdge, ApiHandler
 from wallets.models import User
 
@@ -114,7 +114,8 @@ def secret(alice: User) -> str:
     return key_make(alice, name="edge")[1]
 
 
-PER_CALL = {"X-RateLimit-Remaining", "Date", "Server"}
+# Remaining counts down per call; Reset counts down the window's seconds and may tick between calls
+PER_CALL = {"X-RateLimit-Remaining", "X-RateLimit-Reset", "Date", "Server"}
 
 
 def test_edge_answers_like_the_full_path_without_reaching_django(
@@ -132,6 +133,8 @@ def test_edge_answers_like_the_full_path_without_reaching_django(
         for answer in full[1:] + served:
             assert answer.status == 200 and answer.body == full[0].body
             assert {k: v for k, v in answer.headers.items() if k not in PER_CALL} == same
+            reset = int(full[0].headers["X-RateLimit-Reset"]) - int(answer.headers["X-RateLimit-Reset"])
+            assert 0 <= reset <= 1  # the same window, read a moment later
         etags.append(full[0].headers["ETag"])
         remaining = [int(a.headers["X-RateLimit-Remaining"]) for a in full + served]
         assert remaining == list(range(remaining[0], remaining[0] - 5, -1))  # every call counted once
@@ -228,3 +231,55 @@ def test_calls_passed_on_keep_their_user_and_errors(
     assert missing.status == 404 and missing.json()["error"]["code"] == "not_found"
     bad = call(app, TOKENS, "trader_grade_min=abc", x_api_key=secret)
     assert bad.status == 400 and list(bad.json()["error"]["fields"]) == ["trader_grade_min"]
+
+
+@override_settings(API_CACHE_TTL=0)
+def test_uncached_token_detail_is_built_by_the_edge_as_the_view_builds_it(
+    edge: tuple[ApiEdge, CountingDjango], secret: str, market: Market
+) -> None:
+    """Caching off: once the key and the API's headers are known, a token detail is built by
+    the edge with the view's own function: same bytes and headers, counted, new grades at once."""
+    app, django = edge
+    auth = {"x_api_key": secret}
+    path = market.url("ALPHA")
+    full = [call(app, path, **auth) for _ in range(3)]  # record the key's use, learn it, learn the headers
+    assert django.calls == 3
+    built = [call(app, path.lower(), **auth), call(app, path, **auth)]  # any letter case
+    assert django.calls == 3  # both built by the edge
+    per_call = PER_CALL | {"Last-Modified"}  # (the second it was built)
+    same = {k: v for k, v in full[2].headers.items() if k not in per_call}
+    for answer in built:
+        assert answer.status == 200 and answer.body == full[2].body
+        assert {k: v for k, v in answer.headers.items() if k not in per_call} == same
+        reset = int(full[2].headers["X-RateLimit-Reset"]) - int(answer.headers["X-RateLimit-Reset"])
+        assert 0 <= reset <= 1
+    remaining = [int(a.headers["X-RateLimit-Remaining"]) for a in full + built]
+    assert remaining == list(range(remaining[0], remaining[0] - 5, -1))
+    TokenRating.objects.filter(token=market.tokens["ALPHA"]).update(trader_grade=12.5)
+    assert call(app, path, **auth).json()["data"]["trader_grade"] == 12.5 and django.calls == 3
+    # what the edge cannot build goes to Django, which answers it
+    missing = call(app, "/api/v1/tokens/31337/0x" + "ab" * 20 + "/", **auth)
+    assert missing.status == 404 and missing.json()["error"]["code"] == "not_found"
+    assert call(app, "/api/v1/tokens/31337/not-an-address/", **auth).status in (400, 404)
+    assert call(app, path, "format=json", **auth).status == 200
+    assert django.calls == 6
+
+
+def test_a_token_detail_not_cached_is_built_and_cached_by_the_edge(
+    edge: tuple[ApiEdge, CountingDjango], secret: str, market: Market
+) -> None:
+    app, django = edge
+    auth = {"x_api_key": secret}
+    path = market.url("BETA")
+    for _ in range(3):
+        call(app, path, **auth)  # learn key and headers; the answer is cached
+    TokenRating.objects.filter(token=market.tokens["BETA"]).update(trader_grade=44.0)
+    data_version_bump()  # what grading does when it lands
+    calls = django.calls
+    fresh = call(app, path, **auth)
+    assert fresh.json()["data"]["trader_grade"] == 44.0 and django.calls == calls  # built here
+    app.answers.clear()  # another process: reads what this one cached
+    assert call(app, path, **auth).body == fresh.body and django.calls == calls
+    # the entry is the one the view would have cached: the current data version, these bytes
+    entry = cache.get(response_key(RequestFactory().get(path, HTTP_HOST="testserver")))
+    assert entry[0] == data_version() and entry[1] == fresh.body and entry[2] == fresh.headers["ETag"]

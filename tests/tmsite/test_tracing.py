@@ -159,3 +159,21 @@ def test_with_tracing_on_metrics_still_answer_the_ip_host_a_scrape_uses() -> Non
         "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware",
     ]
     assert statuses.split() == ["200", "400"]  # the site itself still refuses the unknown host
+
+
+def test_without_an_exporter_spans_are_not_recorded_but_log_lines_still_name_their_trace() -> None:
+    """Nothing reads a span with no exporter, so none is built (its attributes and statement
+    text cost CPU on every SQL call); the ids are still made, for the log lines. With an
+    exporter every trace is recorded."""
+    code = (
+        "import tmsite.wsgi; from opentelemetry import trace; from django.test import Client; "
+        "Client().get('/healthz', HTTP_HOST='127.0.0.1'); "
+        "span = trace.get_tracer('t').start_span('x'); "
+        "print(span.is_recording(), span.get_span_context().is_valid)"
+    )
+    quiet = _web_process(code, LOG_FORMAT="json", TRACING="1")
+    assert quiet.stdout.split()[-2:] == ["False", "True"]
+    request_line = next(json.loads(line) for line in quiet.stderr.splitlines() if '"tmsite.request"' in line)
+    assert len(request_line["trace_id"]) == 32 and len(request_line["span_id"]) == 16
+    exported = _web_process(code, LOG_FORMAT="json", TRACING="1", OTEL_TRACES_EXPORTER="console")
+    assert "True True" in exported.stdout

@@ -66,7 +66,8 @@ def not_modified(meta: Mapping[str, Any], etag: str, built_at: int) -> bool:
     return since_at is not None and built_at <= since_at
 
 
-def _etag(body: bytes) -> str:
+def etag_for(body: bytes) -> str:
+    """The ETag of an answer's bytes (a hash: a 304 only ever stands for these bytes)."""
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
@@ -89,13 +90,13 @@ def cached_json(request: HttpRequest, build: Callable[[], Any], *, allow: str = 
     ``allow`` and ``route`` (the view's ``Allow`` header and metrics label) are kept with it."""
     if not settings.API_CACHE_TTL:  # caching off: build every answer, still with an ETag
         body = render_json(build())
-        return answer_from(request, ("", body, _etag(body), int(time.time()), allow, route))
+        return answer_from(request, ("", body, etag_for(body), int(time.time()), allow, route))
     key = response_key(request)
     found = cache.get_many([key, VERSION_KEY])
     version = found.get(VERSION_KEY) or data_version()
     entry = found.get(key)
     if entry is None or entry[0] != version:
         body = render_json(build())
-        entry = (version, body, _etag(body), int(time.time()), allow, route)
+        entry = (version, body, etag_for(body), int(time.time()), allow, route)
         cache.set(key, entry, settings.API_CACHE_TTL)
     return answer_from(request, entry)

@@ -159,7 +159,13 @@ class TokenDetailView(TokenView):
         responses={200: _one(out.TokenDetailSerializer(), "TokenDetailEnvelope"), **ERRORS},
     )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
-        return self.answer(lambda: _envelope(out.token_out(selectors.token_values(chain_id=chain_id, address=address))))
+        return self.answer(lambda: token_detail(chain_id=chain_id, address=address))
+
+
+def token_detail(*, chain_id: int, address: str) -> dict[str, Any]:
+    """The token detail's answer (404 when not indexed). The API edge builds an uncached
+    detail with this same function, without the request cycle (``tmsite.api.edge``)."""
+    return _envelope(out.token_out(selectors.token_values(chain_id=chain_id, address=address)))
 
 
 @extend_schema(parameters=TOKEN_PATH)
