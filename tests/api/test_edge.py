@@ -200,12 +200,25 @@ def test_sessions_cors_and_redis_down_take_the_full_path(
 
 @override_settings(API_CACHE_TTL=0)
 def test_uncached_calls_are_checked_and_counted_once(edge: tuple[ApiEdge, CountingDjango], secret: str) -> None:
-    """Caching off: the edge checks and counts, Django answers with that key and count."""
+    """Caching off: the edge checks and counts; once the key and the API's headers are known
+    (three calls through Django), the list is built by the edge, page after page, with the
+    view's own bytes."""
     app, django = edge
     answers = [call(app, TOKENS, QUERY, x_api_key=secret) for _ in range(5)]
-    assert [a.status for a in answers] == [200] * 5 and django.calls == 5
+    assert [a.status for a in answers] == [200] * 5 and django.calls == 3
+    assert all(a.body == answers[0].body for a in answers)
+    small = [call(app, TOKENS, f"{QUERY}&page_size=2", x_api_key=secret).json() for _ in range(2)]
+    assert small[0] == small[1] and len(small[0]["data"]) == 2 and small[0]["meta"]["next"]
+    second = call(app, TOKENS, small[0]["meta"]["next"].partition("?")[2], x_api_key=secret).json()
+    assert [t["symbol"] for t in small[0]["data"] + second["data"]] == [
+        t["symbol"] for t in answers[0].json()["data"][:4]
+    ]
+    assert call(app, TOKENS, "trader_grade_min=abc", x_api_key=secret).status == 400  # the full path's
+    assert django.calls == 4
+    answers += [call(app, TOKENS, QUERY, x_api_key=secret)]
     remaining = [int(a.headers["X-RateLimit-Remaining"]) for a in answers]
-    assert remaining == list(range(remaining[0], remaining[0] - 5, -1))
+    assert remaining[:5] == list(range(remaining[0], remaining[0] - 5, -1))
+    assert remaining[5] == remaining[4] - 5  # the four calls between counted too
     assert call(app, TOKENS, QUERY, x_api_key=secret[:-4] + "abcd").status == 401
 
 

@@ -27,14 +27,14 @@ edge answer carries the same headers as the full path's (``tests/api/test_edge.p
 them). Each call is logged and observed as the outermost middleware would.
 
 An answer that is not cached (or with ``API_CACHE_TTL=0``) goes to Django with the key and
-the rate decision already made, except for the routes the edge builds itself (``EDGE_ROUTES``:
-the token detail): there the edge calls the view's own build function (the same one the view
-calls, so the bytes are the same) and caches the answer as the view would. An uncached token
-detail through Django's request cycle and DRF's dispatch cost ~1.3 ms of CPU, ~3/4 of it
-around the one SQL statement; built here, about a third of that. The thread keeps its
-database connection between such calls rather than checking one out of the pool each time;
-a full-path call on the same thread returns it to the pool as usual, and a database error
-closes it and sends the call to the full path.
+the rate decision already made, except on the routes the edge builds itself (``edge_routes``:
+the token list and detail): there the edge sets the view up on the call and calls its own
+``build()``, so the bytes are the view's, and caches the answer as the view would. Through
+the request cycle, the middleware and DRF's dispatch, an uncached token detail cost ~1.3 ms
+of CPU, ~3/4 of it around its one SQL statement, and an uncached list ~3.5 ms, ~45% of it
+outside the view's build. The thread keeps its database connection between such calls rather
+than checking one out of the pool each time; a full-path call on the same thread returns it to
+the pool as usual, and a database error closes it and sends the call to the full path.
 
 Anything else goes to Django unchanged: another method, a path outside ``/api/v1/``, no key,
 cookies (session calls), an ``Origin`` (CORS), an ``Accept`` the API cannot serve, a key
@@ -56,6 +56,7 @@ from urllib.parse import unquote, urlsplit
 import hiredis
 from django.conf import settings
 from django.core.cache import caches
+from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest
@@ -202,31 +203,53 @@ class KnownAnswer:
 
 @dataclass(frozen=True)
 class EdgeRoute:
-    """A URL pattern of ``tmsite.api.urls`` whose uncached answer the edge builds itself with
-    the view's own function (``build(**path kwargs)`` -> the envelope; Http404 -> full path)."""
+    """A URL pattern of ``tmsite.api.urls`` whose uncached answer the edge builds itself: the
+    view is set up on the call as Django would (path kwargs, a DRF request) and its own
+    ``build()`` gives the envelope; any error it raises (404, 400...) sends the call to the
+    full path, which answers it. The key, the rate and the ``Accept`` header were checked by
+    the edge already; these views read nothing else of the call than its URL."""
 
     pattern: RoutePattern
-    build: Callable[..., Any]
+    view_class: type[Any]
+    initkwargs: dict[str, Any]
     allow: str  # the view's Allow header and metrics label, read from Django once
     label: str
+    query: bool  # whether a query string is the view's (filters, cursor) or sent to the full path
 
     @classmethod
-    def of(cls, route: str, build: Callable[..., Any], sample: str) -> EdgeRoute:
+    def of(cls, route: str, sample: str, *, query: bool) -> EdgeRoute:
         match = resolve(f"/api/v1/{sample}")
-        view = match.func.view_class(**match.func.view_initkwargs)  # type: ignore[attr-defined]
+        view_class, initkwargs = match.func.view_class, match.func.view_initkwargs  # type: ignore[attr-defined]
+        view = view_class(**initkwargs)
         view.setup(HttpRequest())  # (adds HEAD, as for a call)
         allow = ", ".join(view.allowed_methods)
-        return cls(RoutePattern(route, is_endpoint=True), build, allow, match.view_name or match.route)
+        label = match.view_name or match.route
+        return cls(RoutePattern(route, is_endpoint=True), view_class, initkwargs, allow, label, query)
 
-    def match(self, path: str) -> dict[str, Any] | None:
+    def match(self, path: str, query: str) -> dict[str, Any] | None:
+        if query and (not self.query or "format=" in query):  # (DRF's format override: the full path)
+            return None
         found = self.pattern.match(path)
         return None if found is None else found[2]
 
+    def build(self, environ: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+        view = self.view_class(**self.initkwargs)
+        request = WSGIRequest(environ)
+        view.setup(request, **kwargs)
+        view.format_kwarg = None
+        view.request = view.initialize_request(request, **kwargs)
+        return view.build()
+
 
 def edge_routes() -> list[EdgeRoute]:
-    from tmsite.api import urls, views
+    """The token list and detail: the calls a client repeats most, with the answers that cost
+    the most to build."""
+    from tmsite.api import urls
 
-    return [EdgeRoute.of(urls.TOKEN, views.token_detail, "tokens/1/0x0000000000000000000000000000000000000000/")]
+    return [
+        EdgeRoute.of("tokens/", "tokens/", query=True),
+        EdgeRoute.of(urls.TOKEN, "tokens/1/0x0000000000000000000000000000000000000000/", query=False),
+    ]
 
 
 class ApiHandler(WSGIHandler):
@@ -354,7 +377,7 @@ class ApiEdge:
             if answer is not None and (answer.version != version or now - answer.built_at >= settings.API_CACHE_TTL):
                 self.answers.pop(url, None)  # stale: the full path rebuilds it, the next call reads it
                 answer = None
-        if answer is None and self.middleware_headers is not None and not environ.get("QUERY_STRING"):
+        if answer is None and self.middleware_headers is not None:
             answer = self._build(environ, url, answer_key, version, caching=caching)
         if answer is None:  # counted here: the full path takes the key and the decision as they are
             environ[EDGE_KEY], environ[EDGE_RATE] = copy.copy(known.api_key), decision
@@ -364,19 +387,19 @@ class ApiEdge:
     def _build(
         self, environ: dict[str, Any], url: tuple[str, ...], answer_key: str, version: bytes | None, *, caching: bool
     ) -> KnownAnswer | None:
-        """The answer of an ``EDGE_ROUTES`` URL built here, cached as ``caching.cached_json``
+        """The answer of an ``edge_routes`` URL built here, cached as ``caching.cached_json``
         would; ``None`` for the full path (another URL, a 404 or bad address, a database error)."""
-        path = environ["PATH_INFO"][len(self.prefix) :]
+        path, query = environ["PATH_INFO"][len(self.prefix) :], environ.get("QUERY_STRING", "")
         for route in self.routes:
-            kwargs = route.match(path)
+            kwargs = route.match(path, query)
             if kwargs is not None:
                 break
         else:
             return None
         try:
             current = self.loads(version) if caching and version is not None else ""
-            body = render_json(route.build(**kwargs))
-        except (Http404, APIException, ValueError):
+            body = render_json(route.build(environ, kwargs))
+        except (Http404, APIException, ValueError, SuspiciousOperation):
             return None  # the full path answers it (404, 400)
         except DatabaseError:
             connection.close()  # a broken connection is not kept: the full path opens another

@@ -135,10 +135,11 @@ class TokenListView(ApiView):
         responses={200: out.TokenSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Any:
-        def build() -> dict[str, Any]:
-            return self.page(self.filter_queryset(self.get_queryset()), rows_out=out.token_out)
+        return self.answer(self.build)
 
-        return self.answer(build)
+    def build(self) -> dict[str, Any]:
+        """The answer's envelope (the API edge builds an uncached one with this too)."""
+        return self.page(self.filter_queryset(self.get_queryset()), rows_out=out.token_out)
 
 
 class TokenView(ApiView):
@@ -159,13 +160,13 @@ class TokenDetailView(TokenView):
         responses={200: _one(out.TokenDetailSerializer(), "TokenDetailEnvelope"), **ERRORS},
     )
     def get(self, request: Request, chain_id: int, address: str) -> Any:
-        return self.answer(lambda: token_detail(chain_id=chain_id, address=address))
+        return self.answer(self.build)
 
-
-def token_detail(*, chain_id: int, address: str) -> dict[str, Any]:
-    """The token detail's answer (404 when not indexed). The API edge builds an uncached
-    detail with this same function, without the request cycle (``tmsite.api.edge``)."""
-    return _envelope(out.token_out(selectors.token_values(chain_id=chain_id, address=address)))
+    def build(self) -> dict[str, Any]:
+        """The answer's envelope, 404 when not indexed (the API edge builds an uncached one
+        with this too)."""
+        token = selectors.token_values(chain_id=self.kwargs["chain_id"], address=self.kwargs["address"])
+        return _envelope(out.token_out(token))
 
 
 @extend_schema(parameters=TOKEN_PATH)
