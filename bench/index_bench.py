@@ -63,7 +63,7 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def ensure_chain(port: int, tokens: int, days: float, intensity: float) -> tuple[object, str]:
+def ensure_chain(port: int, tokens: int, days: float, intensity: float, db_url: str) -> tuple[object, str]:
     """An anvil with the simulated market, loaded from var/bench/ or simulated now (once)."""
     from chain.node import start_anvil
 
@@ -82,7 +82,7 @@ def ensure_chain(port: int, tokens: int, days: float, intensity: float) -> tuple
     rpc = f"http://127.0.0.1:{port}"
     if fresh:
         print(f"simulating {tokens} tokens x {days:g} days (once; kept in {STATE.relative_to(ROOT)}) ...", flush=True)
-        sim_db = DEFAULT_DB.rsplit("/", 1)[0] + "/tmsite_bench_sim"
+        sim_db = f"{db_url}_sim"  # next to the bench database, so a BENCH_DATABASE_URL keeps both apart
         _reset_database(sim_db)
         env = _env(sim_db, rpc)
         _manage(env, "migrate", "--verbosity", "0")
@@ -208,7 +208,7 @@ def main() -> None:
     args = parser.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
 
-    node, rpc = ensure_chain(args.port, args.tokens, args.days, args.intensity)
+    node, rpc = ensure_chain(args.port, args.tokens, args.days, args.intensity, db_url)
     load_before = os.getloadavg()  # the machine is shared: the rates are only comparable at similar load
     try:
         from chain.node import rpc_call

@@ -1,9 +1,13 @@
 """Indexed on-chain market data.
 
 Raw event rows (``Transfer``, ``Swap``, ``Sync``, ``LiquidityEvent``) are exactly what the
-chain logged, unique on (chain id, tx hash, log index), so a re-run changes nothing. The rest
-(balances, reserves, prices, candles, snapshots, activity) is derived from those rows by the
-indexer, incrementally, and rolled back with them when the chain reorganises.
+chain logged, unique on (chain id, block number, log index), so a re-run changes nothing. The
+rest (balances, reserves, prices, candles, snapshots, activity) is derived from those rows by
+the indexer, incrementally, and rolled back with them when the chain reorganises.
+
+Tables only the indexer writes (the event rows and the derived ones) carry no foreign-key
+constraints, and no index on a token/pool column that a composite index already leads with:
+see ``EventRow``. Deleting a token or pool still cascades, through the ORM.
 
 Amounts are integers in base units (``Uint256Field``); USD figures are floats, used for
 statistics and display only. Addresses are EIP-55 checksummed.
@@ -137,6 +141,24 @@ class IndexedBlock(models.Model):
 
 
 class EventRow(models.Model):
+    """A log as the chain recorded it, written only by the indexer, in bulk (``COPY``).
+
+    Each index here is upkeep on every one of the hundreds of thousands of rows a catch-up
+    writes, so the event tables keep only what a read or the rollback uses:
+
+    * one unique key per log, (chain id, block number, log index): a log's index is its
+      position in its block, so this identifies a log as (chain id, tx hash, log index) did,
+      with a small key that grows with the chain (appended at the right edge of the b-tree,
+      where random 66-character hashes landed anywhere), and it serves the rollback's
+      ``block_number >= fork`` and the chain's counts, so no separate block index is kept;
+    * no foreign-key constraints on the token/pool columns, and no index of their own where
+      a composite index leads with the column (it serves every lookup and Django's
+      cascades just as well); the rows are only ever inserted by the batch that inserts or
+      already has their token and pool. A checked constraint costs a trigger query per row at commit (about
+      3 s of a 215k-log catch-up, more than the rest of the commit), for a guarantee the
+      indexer gives by construction; deletes still cascade through the ORM.
+    """
+
     chain_id = models.PositiveIntegerField()
     block_number = models.PositiveBigIntegerField()
     tx_hash = models.CharField(max_length=HASH_LENGTH)
@@ -158,7 +180,10 @@ class Transfer(EventRow):
         MINT = "mint"
         BURN = "burn"
 
-    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="transfers")
+    # No FK constraint or index of its own: see ``EventRow``; ``transfer_token_time`` leads with it.
+    token = models.ForeignKey(
+        Token, on_delete=models.CASCADE, related_name="transfers", db_index=False, db_constraint=False
+    )
     from_address = models.CharField(max_length=ADDRESS_LENGTH)
     to_address = models.CharField(max_length=ADDRESS_LENGTH)
     value = Uint256Field()
@@ -168,10 +193,9 @@ class Transfer(EventRow):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["chain_id", "tx_hash", "log_index"], name="transfer_one_per_log")
+            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="transfer_one_per_log")
         ]
         indexes = [
-            models.Index(fields=["chain_id", "block_number"], name="transfer_block"),  # reorg rollback
             models.Index(fields=["token", "timestamp"], name="transfer_token_time"),  # activity, token feed
             models.Index(
                 fields=["token", "-timestamp"], condition=Q(is_whale=True), name="transfer_whale_recent"
@@ -190,23 +214,28 @@ class Swap(EventRow):
     quote asset.
     """
 
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="swaps")
+    # No FK constraints or indexes of their own: see ``EventRow``; ``swap_pool_recent`` and
+    # ``swap_base_time`` lead with them.
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="swaps", db_index=False, db_constraint=False)
     sender = models.CharField(max_length=ADDRESS_LENGTH)
     recipient = models.CharField(max_length=ADDRESS_LENGTH)
     amount0_in = Uint256Field()
     amount1_in = Uint256Field()
     amount0_out = Uint256Field()
     amount1_out = Uint256Field()
-    base_token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="+", null=True)
+    base_token = models.ForeignKey(
+        Token, on_delete=models.CASCADE, related_name="+", null=True, db_index=False, db_constraint=False
+    )
     is_buy = models.BooleanField(null=True, help_text="base token bought (left the pool)")
     base_amount = models.FloatField(null=True, help_text="whole base tokens traded")
     price_usd = models.FloatField(null=True)
     volume_usd = models.FloatField(null=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["chain_id", "tx_hash", "log_index"], name="swap_one_per_log")]
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="swap_one_per_log")
+        ]
         indexes = [
-            models.Index(fields=["chain_id", "block_number"], name="swap_block"),
             models.Index(fields=["pool", "-block_number"], name="swap_pool_recent"),
             models.Index(fields=["base_token", "timestamp"], name="swap_base_time"),  # candle rebuild
         ]
@@ -216,15 +245,17 @@ class Swap(EventRow):
 
 
 class Sync(EventRow):
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="syncs")
+    # No FK constraint or index of its own: see ``EventRow``; ``sync_pool_latest`` leads with it.
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="syncs", db_index=False, db_constraint=False)
     reserve0 = Uint256Field()
     reserve1 = Uint256Field()
     tvl_usd = models.FloatField(default=0.0, help_text="USD value of the reserves at that moment")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["chain_id", "tx_hash", "log_index"], name="sync_one_per_log")]
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="sync_one_per_log")
+        ]
         indexes = [
-            models.Index(fields=["chain_id", "block_number"], name="sync_block"),
             models.Index(fields=["pool", "-block_number", "-log_index"], name="sync_pool_latest"),
         ]
 
@@ -237,7 +268,7 @@ class LiquidityEvent(EventRow):
         MINT = "mint", "liquidity added"
         BURN = "burn", "liquidity removed"
 
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="liquidity_events")
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="liquidity_events", db_constraint=False)
     kind = models.CharField(max_length=4, choices=Kind.choices)
     sender = models.CharField(max_length=ADDRESS_LENGTH)
     recipient = models.CharField(max_length=ADDRESS_LENGTH, blank=True)
@@ -246,9 +277,8 @@ class LiquidityEvent(EventRow):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["chain_id", "tx_hash", "log_index"], name="liquidity_one_per_log")
+            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="liquidity_one_per_log")
         ]
-        indexes = [models.Index(fields=["chain_id", "block_number"], name="liquidity_block")]
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.tx_hash}#{self.log_index}"
@@ -262,15 +292,20 @@ class SkippedLog(EventRow):
     reason = models.CharField(max_length=255)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["chain_id", "tx_hash", "log_index"], name="skipped_one_per_log")]
-        indexes = [models.Index(fields=["chain_id", "block_number"], name="skipped_block")]
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="skipped_one_per_log")
+        ]
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.tx_hash}#{self.log_index}"
 
 
 class HolderBalance(models.Model):
-    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="balances")
+    # No FK constraint, and no index of its own: ``holder_one_per_address`` leads with it (see
+    # the module docstring).
+    token = models.ForeignKey(
+        Token, on_delete=models.CASCADE, related_name="balances", db_index=False, db_constraint=False
+    )
     address = models.CharField(max_length=ADDRESS_LENGTH)
     balance = Uint256Field(help_text="base units")
     updated_block = models.PositiveBigIntegerField()
@@ -292,7 +327,9 @@ class Interval(models.TextChoices):
 class Candle(models.Model):
     """OHLC of the token's USD trade price and its volume over one bucket, from swaps."""
 
-    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="candles")
+    token = models.ForeignKey(  # no FK constraint, no index of its own (module docstring)
+        Token, on_delete=models.CASCADE, related_name="candles", db_index=False, db_constraint=False
+    )
     interval = models.CharField(max_length=2, choices=Interval.choices)
     bucket = models.DateTimeField(help_text="bucket start, UTC")
     open = models.FloatField()
@@ -317,7 +354,9 @@ class Candle(models.Model):
 class PoolSnapshot(models.Model):
     """A pool's reserves and TVL at the end of an hour (the last Sync within it)."""
 
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="snapshots")
+    pool = models.ForeignKey(  # no FK constraint, no index of its own (module docstring)
+        Pool, on_delete=models.CASCADE, related_name="snapshots", db_index=False, db_constraint=False
+    )
     hour = models.DateTimeField()
     reserve0 = Uint256Field()
     reserve1 = Uint256Field()
@@ -333,7 +372,9 @@ class PoolSnapshot(models.Model):
 class TokenActivity(models.Model):
     """Counts of on-chain activity for a token over one bucket."""
 
-    token = models.ForeignKey(Token, on_delete=models.CASCADE, related_name="activity")
+    token = models.ForeignKey(  # no FK constraint, no index of its own (module docstring)
+        Token, on_delete=models.CASCADE, related_name="activity", db_index=False, db_constraint=False
+    )
     interval = models.CharField(max_length=2, choices=Interval.choices)
     bucket = models.DateTimeField()
     transfers = models.PositiveIntegerField(default=0)

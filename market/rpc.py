@@ -266,15 +266,17 @@ class RpcClient:
     def block_headers(
         self, numbers: Sequence[int], *, chunk: int = 200, missing_ok: bool = False
     ) -> dict[int, dict[str, Any]]:
-        """Headers (hash, parentHash, timestamp) of many blocks, fetched in batches.
+        """Headers (hash, parentHash, timestamp) of many blocks, fetched in batches, ``parallel``
+        batches in flight (a catch-up asks for hundreds of headers per range, after its logs).
 
         A block the node does not have (past its head after a reorg) raises, or is left
         out with ``missing_ok``.
         """
         headers: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(numbers), chunk):
-            part = numbers[start : start + chunk]
-            replies = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+        parts = [numbers[start : start + chunk] for start in range(0, len(numbers), chunk)]
+        batches = [[("eth_getBlockByNumber", [hex(n), False]) for n in part] for part in parts]
+        answers = self._map(self.batch, batches) if len(batches) > 1 else [self.batch(b) for b in batches]
+        for part, replies in zip(parts, answers, strict=True):
             for number, reply in zip(part, replies, strict=True):
                 if isinstance(reply, Exception):
                     raise reply
