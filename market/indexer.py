@@ -393,7 +393,7 @@ class ChainIndexer:
                     else:
                         prefetch = _discard(prefetch)
                         to_block = self._range_end(from_block, target, ordinal=len(stats.batches), shape=bool(writer))
-                        batch = self.fetch_batch(from_block, to_block)
+                        batch = self.fetch_batch(from_block, to_block, head=head)
                     prefetch = None
                     if to_block < target and (max_batches is None or len(stats.batches) + 1 < max_batches):
                         next_to = self._range_end(
@@ -402,7 +402,7 @@ class ChainIndexer:
                         prefetch = (
                             to_block + 1,
                             next_to,
-                            fetcher.submit(self.fetch_batch, to_block + 1, next_to, self.watch_list(batch)),
+                            fetcher.submit(self.fetch_batch, to_block + 1, next_to, self.watch_list(batch), head=head),
                         )
                     if writer is None:
                         with transaction.atomic():
@@ -578,8 +578,13 @@ class ChainIndexer:
                 tokens.update((token0, token1))
         return Watch(dict(self.factories), frozenset(tokens), frozenset(pools))
 
-    def fetch_batch(self, from_block: int, to_block: int, watch: Watch | None = None) -> Batch:
-        """Logs, headers and discoveries of a range; reads the node only, never the database."""
+    def fetch_batch(
+        self, from_block: int, to_block: int, watch: Watch | None = None, *, head: int | None = None
+    ) -> Batch:
+        """Logs, headers and discoveries of a range; reads the node only, never the database.
+
+        ``head``: the node's head when the range was chosen (see ``_block_headers``).
+        """
         watch = watch or self.watch_list()
         watched = [*watch.factories, *watch.tokens, *watch.pools]
         topics = [d.PAIR_CREATED, *d.TOKEN_TOPICS, *d.POOL_TOPICS]
@@ -596,7 +601,7 @@ class ChainIndexer:
         logs.sort(key=_chain_order)
 
         numbers = sorted({int(number, 16) for number in {log.blockNumber for log in logs}} | {to_block})
-        headers = self.rpc.block_headers(numbers)
+        headers = self._block_headers(logs, numbers, to_block, head)
         _check_hashes(logs, headers)
         timestamps = {number: int(header["timestamp"], 16) for number, header in headers.items()}
         return Batch(
@@ -609,6 +614,32 @@ class ChainIndexer:
             log_count=len(logs),
             watch=watch,
         )
+
+    def _block_headers(
+        self, logs: list[Log], numbers: list[int], to_block: int, head: int | None
+    ) -> dict[int, dict[str, Any]]:
+        """Hash and time of each block in ``numbers``, the node's headers read after the logs.
+
+        Blocks more than the reorg window below ``head`` are final as far as the indexer is
+        concerned (a deeper reorg stops it: ``ReorgTooDeep``), so when the logs carry their
+        block's time (``blockTimestamp``), those blocks take hash and time from their logs
+        instead of a header: a catch-up reads a header only for the range's last block and
+        the window's. On the 215k-log benchmark that is 2,900 fewer headers (block objects
+        with their transaction lists) for the node to build and for the fetch to parse.
+        The blocks in the window still get headers, so a reorg while their logs were read
+        is still caught (``_check_hashes``).
+        """
+        final = -1 if head is None else head - self.reorg_depth
+        from_logs: dict[int, dict[str, Any]] = {}
+        if final >= 0:
+            for log in logs:
+                if log.blockTimestamp is not None:
+                    number = int(log.blockNumber, 16)
+                    if number <= final and number != to_block and number not in from_logs:
+                        from_logs[number] = {"hash": log.blockHash, "timestamp": log.blockTimestamp}
+        headers = self.rpc.block_headers([number for number in numbers if number not in from_logs])
+        headers.update(from_logs)
+        return headers
 
     def patch_batch(self, batch: Batch, now: Watch) -> Batch:
         """Bring a prefetched batch up to date with pools and tokens found since it was fetched.

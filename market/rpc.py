@@ -65,6 +65,7 @@ class Log(msgspec.Struct, gc=False, frozen=True):
     logIndex: str  # noqa: N815
     transactionHash: str  # noqa: N815
     blockHash: str  # noqa: N815
+    blockTimestamp: str | None = None  # noqa: N815 (anvil, reth and geth 1.16+ send it; older nodes do not)
 
 
 class _LogsReply(msgspec.Struct, gc=False):
