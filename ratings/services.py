@@ -70,9 +70,20 @@ from ratings.models import (
 )
 from ratings.selectors import grade_model_active
 from ratings.sentiment import LocalFeedSource, SocialSource
-from tmsite.api.caching import data_version_bump
+from tmsite.api.caching import data_version, data_version_bump
 
 logger = logging.getLogger(__name__)
+
+
+def graded_data_published() -> None:
+    """New grades or risk flags are committed: every cached page part and API answer is stale
+    (a new data version), and page 1 of each ratings order is rendered again by a worker, so
+    the first visitors after a grading run get cached pages showing the new grades."""
+    from ratings.tasks import warm_ratings_pages_task  # the tasks module imports this one
+
+    data_version_bump()
+    warm_ratings_pages_task.delay(data_version())
+
 
 NOT_ENOUGH_HISTORY = "need {needed} days of hourly history to train a model, have {have:.1f}"
 NOT_ENOUGH_ROWS = "{horizon}: only {rows} training rows with a known forward return; need {needed}"
@@ -241,7 +252,7 @@ def ratings_compute(
         run.anomalies = _anomalies_store(panel, rows, times)
         _data_points_store(panel, values, times[-1])
         _ratings_store(tokens, panel, values, times[-1], now, trader, investor, overall, caps, version)
-        transaction.on_commit(data_version_bump)  # cached API answers are stale now
+        transaction.on_commit(graded_data_published)  # cached pages and API answers are stale now
     run.tokens, run.steps = len(panel.token_ids), len(rows)
     run.model_versions = {"trader": trader.version, "investor": investor.version}
     run.seconds = time.perf_counter() - started
@@ -616,7 +627,7 @@ def chain_risks_refresh(*, chain_id: int, rpc: RpcClient) -> dict[int, list[str]
             active.setdefault(token_id, []).append(code)
         for token_id in checked:
             TokenRating.objects.filter(token_id=token_id).update(risk_flags=active.get(token_id, []))
-        transaction.on_commit(data_version_bump)  # cached pages and API answers show the flags
+        transaction.on_commit(graded_data_published)  # cached pages and API answers show the flags
     return {token_id: [f.code for f in found] for token_id, found in findings.items()}
 
 

@@ -9,6 +9,7 @@ from celery import shared_task
 from market.rpc import RpcUnavailable
 from market.services import chain_lock, rpc_client
 from ratings.services import NotEnoughHistory, chain_risks_refresh, grade_models_train, ratings_compute
+from tmsite.api.caching import data_version
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +58,18 @@ def train_grade_models_task(chain_id: int) -> list[str]:
         except NotEnoughHistory as exc:
             logger.info("chain %s: no model trained: %s", chain_id, exc)
             return []
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90, ignore_result=True)
+def warm_ratings_pages_task(version: str) -> int:
+    """Render page 1 of each ratings order for signed-out visitors under data ``version``;
+    returns the pages rendered (0 when the data changed again since: its own task warms it).
+
+    Queued when new grades or risk flags are committed (``ratings.services.graded_data_published``).
+    Safe to run twice: a page already cached under the current version is not rendered again.
+    """
+    from ratings.views import ratings_first_pages_warm  # the view renders them (forms, templates: web code)
+
+    if data_version() != version:
+        return 0
+    return ratings_first_pages_warm()

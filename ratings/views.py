@@ -16,10 +16,17 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.test import RequestFactory
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -30,7 +37,7 @@ from market.selectors import top_holders
 from moonshots import selectors as moonshot_selectors
 from ratings import selectors as rating_selectors
 from ratings.models import GradeInterval, RiskFlag, Signal
-from ratings.page_parts import cached_part, ratings_table, token_page_parts
+from ratings.page_parts import RatingsTable, cached_part, ratings_table, token_page_parts
 from ratings.page_selectors import (
     DEFAULT_SORT,
     SORT_KEYS,
@@ -91,6 +98,19 @@ class RatingsFilterForm(forms.Form):
         return {name: self.cleaned_data.get(name) for name in self.fields if name not in self.errors}
 
 
+def _filter_values(query: QueryDict) -> dict[str, Any]:
+    """``RatingsFilterForm(query).values()`` without building the form: a bound form deep-copies
+    its fourteen fields (~0.5 ms, a tenth of a new table page), and only the page's head, which
+    is cached per filter combination, shows the form itself. The class's fields are only read."""
+    values = {}
+    for name, field in RatingsFilterForm.base_fields.items():
+        try:
+            values[name] = field.clean(field.widget.value_from_datadict(query, None, name))
+        except ValidationError:
+            continue  # dropped, as values() drops a field with errors
+    return values
+
+
 def _query_string(query: QueryDict, **changes: str | None) -> str:
     """``query`` with ``changes`` applied (None removes a key), as ``{% querystring %}`` writes it.
     (Not through ``QueryDict.copy()``: its deep copy was a tenth of a new ratings page's CPU.)"""
@@ -122,6 +142,17 @@ def _column_headers(query: QueryDict, sort: str, descending: bool) -> list[dict[
             }
         )
     return headers
+
+
+def _pager_links(query: QueryDict, table: RatingsTable | None) -> dict[str, str]:
+    """The pager's previous and next links, as ``{% querystring page=... %}`` wrote them (four
+    tags per page, each deep-copying the query)."""
+    links = {}
+    if table is not None and table.previous_page_number:
+        links["previous"] = _query_string(query, page=str(table.previous_page_number))
+    if table is not None and table.next_page_number:
+        links["next"] = _query_string(query, page=str(table.next_page_number))
+    return links
 
 
 RATINGS_TEMPLATE = "ratings/ratings_page.html"
@@ -181,8 +212,7 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
 
     def content() -> str:
         """The head and table (or the table alone for an HTMX swap), rendered."""
-        form = RatingsFilterForm(request.GET)
-        values = form.values()
+        values = _filter_values(request.GET)
         watched = watchlist_token_ids(user=request.user)  # type: ignore[arg-type]
         query = _ratings_query(values, tab, watched)
         table = None
@@ -190,24 +220,32 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
             table = ratings_table(query=query, as_of=as_of, page=request.GET.get("page"))
         context = {
             **(_moonshots_context(request) if tab == "moonshots" else {}),
-            "form": form,
             "tab": tab,
             "tabs": TABS,
             "table": table,
             "watched": watched,
             "as_of": as_of,
             "headers": _column_headers(request.GET, query.sort, query.descending),
+            "pager": _pager_links(request.GET, table),
+            # what the filter form's sort and dir fields hold (the raw values, as a bound form shows them)
+            "sort_value": request.GET.get("sort"),
+            "dir_value": request.GET.get("dir"),
             "sort": query.sort,
         }
         html = render_to_string(f"{RATINGS_TEMPLATE}#ratings-table", context, request)
         if table_only:
             return html
         # The head shows only the filters (not the order or page, which the table's links
-        # carry), so it is rendered once per filter combination and market time.
+        # carry), so it is rendered once per filter combination and market time; only then
+        # is the form built.
         head = cached_part(
             name="ratings-head",
             depends_on=(*((name, request.GET.getlist(name)) for name in HEAD_FIELDS), as_of),
-            build=lambda: str(render_to_string(f"{RATINGS_TEMPLATE}#ratings-head", context, request)),
+            build=lambda: str(
+                render_to_string(
+                    f"{RATINGS_TEMPLATE}#ratings-head", {**context, "form": RatingsFilterForm(request.GET)}, request
+                )
+            ),
         )
         return f"{head}\n\n{html}"
 
@@ -220,7 +258,70 @@ def ratings_page(request: HtmxHttpRequest) -> HttpResponse:
         html = content()
     if table_only:
         return HttpResponse(html)
-    return render(request, RATINGS_TEMPLATE, {"content": mark_safe(html)})  # rendered by the template engine
+    return _ratings_page_response(request, html)
+
+
+# The page around the table for a signed-out visitor with no messages (header, footer) is the
+# same for all of them but for the CSRF token: rendered once per process and URL prefix, split
+# where the token and the content go. (before the token, between it and the content, after)
+_SHELLS: dict[str, tuple[str, str, str]] = {}
+_TOKEN_MARK = "csrftokenmark8d1f0c"
+_CONTENT_MARK = "contentmark8d1f0c"
+
+
+def _ratings_page_response(request: HttpRequest, content: str) -> HttpResponse:
+    """The whole page around ``content`` (rendered by the template engine, or trusted HTML).
+
+    Rendering ``base.html`` per request (template inheritance, the header's conditions, the
+    static URLs) was half the CPU of a cached ratings page; for a signed-out visitor with no
+    messages it is filled in from the process's shell instead, byte for byte the same.
+    """
+    if request.user.is_authenticated or get_messages(request) or settings.DEBUG:
+        return render(request, RATINGS_TEMPLATE, {"content": mark_safe(content)})
+    prefix = get_script_prefix()
+    shell = _SHELLS.get(prefix)
+    if shell is None:
+        marks = {"content": mark_safe(_CONTENT_MARK), "csrf_token": _TOKEN_MARK}  # override the context processor
+        page = render_to_string(RATINGS_TEMPLATE, marks, request)
+        before, rest = page.split(_TOKEN_MARK)
+        between, after = rest.split(_CONTENT_MARK)
+        shell = _SHELLS[prefix] = (before, between, after)
+    before, between, after = shell
+    return HttpResponse(f"{before}{get_token(request)}{between}{content}{after}")
+
+
+@receiver(setting_changed)
+def _shells_forget(**kwargs: Any) -> None:
+    _SHELLS.clear()  # the site name, static files or the templates may differ now
+
+
+def ratings_first_pages() -> list[str]:
+    """Query strings of page 1 in each order, as the column headers link to them from the
+    unfiltered table (plus the bare page): where most visitors start."""
+    empty = QueryDict()
+    return ["", *(_query_string(empty, sort=key, dir=d) for key, _, _ in COLUMNS for d in ("desc", "asc"))]
+
+
+def ratings_first_pages_warm() -> int:
+    """Render ``ratings_first_pages()`` for signed-out visitors into the page cache, as full
+    pages and as the HTMX table swaps the headers ask for; returns the renders done.
+
+    Run after new grades land (``ratings.tasks.warm_ratings_pages_task``), so the first
+    visitor of each order gets a cached page instead of building the table. The view itself
+    renders them (a request built here, no user, no session), so the cached HTML is exactly
+    what it would have cached; pages already cached for this data version are left alone.
+    """
+    factory = RequestFactory()
+    path = reverse("ratings:ratings_page")
+    done = 0
+    for query in ratings_first_pages():
+        for headers in ({}, {"HX-Request": "true"}):
+            request = factory.get(path + query, headers=headers)
+            request.user = AnonymousUser()
+            request.htmx = HtmxDetails(request)  # type: ignore[attr-defined]
+            ratings_page(request)  # type: ignore[arg-type]
+            done += 1
+    return done
 
 
 def _swap_url() -> str | None:

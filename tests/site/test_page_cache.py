@@ -7,7 +7,9 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from market.models import Token
 from tests.site.factories import MARKET_TIME, rating_make, token_make
@@ -57,6 +59,45 @@ def test_cached_pages_show_new_grades_right_after_a_grading_run(registered_marke
     page = client.get(token_url).content.decode()
     assert f'data-testid="trader-grade">{rating.trader_grade:.0f}<' in page
     assert f'computed for market time <time datetime="{rating.computed_at.isoformat()}"' in page
+
+
+@pytest.mark.chain
+@pytest.mark.django_db(transaction=True)
+def test_first_page_of_each_order_is_served_from_the_cache_after_a_grading_run(  # type: ignore[no-untyped-def]
+    registered_market, tmp_path, settings, monkeypatch
+) -> None:
+    from market.services import chain_index_to_head, index_sources_sync, rpc_client
+    from ratings import page_index
+    from ratings.models import TokenRating
+    from ratings.tasks import compute_grades_task
+
+    settings.VAR_DIR = tmp_path  # no social feed
+    chain_id = registered_market.chain_id
+    index_sources_sync(chain_id=chain_id)
+    chain_index_to_head(chain_id=chain_id, rpc=rpc_client(registered_market.url))
+    alpha = Token.objects.get(chain_id=chain_id, address=registered_market.tokens["ALPHA"])
+    client = Client()
+    assert "not rated" in client.get("/ratings/").content.decode()
+
+    # The scheduled grading run; its commit queues the warm-up, run in-process here.
+    compute_grades_task(chain_id)
+
+    # A web process other than the worker that warmed the pages: no table columns in memory.
+    monkeypatch.setattr(page_index, "_current", None)
+    grade = TokenRating.objects.get(token=alpha).trader_grade
+    htmx = {"HX-Request": "true"}  # a header click swaps the table only
+    for params, headers in (({}, {}), ({"sort": "price", "dir": "desc"}, {}), ({"sort": "token", "dir": "asc"}, htmx)):
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get("/ratings/", params, headers=headers).content.decode()
+        assert len(queries) == 1  # the market time: the page came rendered from the cache
+        row = body[body.index('data-symbol="ALPHA"') :]
+        row = row[: row.index("</tr>")]
+        assert f'<span class="grade">{grade:.0f}</span>' in row  # the new grades
+        assert "not rated" not in row
+    assert page_index._current is None  # nothing was built for them
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/ratings/", {"sort": "price", "dir": "desc", "page": "2"})  # not warmed: built here
+    assert len(queries) > 1
 
 
 @pytest.mark.django_db
