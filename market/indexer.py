@@ -712,7 +712,7 @@ class ChainIndexer:
             for address in addresses
             for selector in (ERC20_NAME, ERC20_SYMBOL, ERC20_DECIMALS, ERC20_TOTAL_SUPPLY)
         ]
-        replies = self.rpc.batch(calls) if calls else []
+        replies = self.rpc.batch_parallel(calls) if calls else []
         metadata: dict[str, dict[str, Any]] = {}
         for i, address in enumerate(addresses):
             name_r, symbol_r, decimals_r, supply_r = replies[4 * i : 4 * i + 4]

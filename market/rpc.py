@@ -236,6 +236,14 @@ class RpcClient:
                 results.append(reply["result"])
         return results
 
+    def batch_parallel(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, chunk: int = 50) -> list[Any]:
+        """``batch`` in parts of ``chunk`` requests, ``parallel`` parts in flight (a node works
+        through one batch in turn, several on several cores); results in request order."""
+        if len(requests_) <= chunk:
+            return self.batch(requests_)
+        parts = [requests_[start : start + chunk] for start in range(0, len(requests_), chunk)]
+        return [reply for replies in self._map(self.batch, parts) for reply in replies]
+
     def map_calls(self, method: str, param_sets: Sequence[Sequence[Any]]) -> list[Any]:
         """Run one method over many parameter sets, ``parallel`` requests in flight; raises the first error."""
         return self._map(lambda params: self.call(method, params), param_sets)
