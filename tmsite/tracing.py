@@ -42,7 +42,12 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
-def _instrumentors() -> list[object]:
+def _instrumentors(*, leaf_spans: bool = True) -> list[object]:
+    """The libraries to instrument. ``leaf_spans=False`` leaves out SQL and cache calls: their
+    spans have no children and no log line is written inside them, so when no span is
+    recorded they would only cost time (~0.1 ms of CPU per statement, a tenth of an uncached
+    API token detail). Django (the request span the log lines name), Celery (the trace carried
+    into tasks) and requests (into outgoing calls) are instrumented either way."""
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -50,21 +55,17 @@ def _instrumentors() -> list[object]:
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
 
     # requests is the HTTP client under web3's HTTPProvider and the project's RpcClient.
-    return [
-        DjangoInstrumentor(),
-        PsycopgInstrumentor(),
-        RedisInstrumentor(),
-        CeleryInstrumentor(),
-        RequestsInstrumentor(),
-    ]
+    leaves = [PsycopgInstrumentor(), RedisInstrumentor()] if leaf_spans else []
+    return [DjangoInstrumentor(), *leaves, CeleryInstrumentor(), RequestsInstrumentor()]
 
 
 METRICS_MIDDLEWARE = "monitoring.middleware.RequestMetricsMiddleware"
 
 
-def instrument(provider: TracerProvider) -> None:
-    """Patch Django, psycopg, Redis, Celery and requests to record spans on ``provider``."""
-    for instrumentor in _instrumentors():
+def instrument(provider: TracerProvider, *, leaf_spans: bool = True) -> None:
+    """Patch Django, psycopg, Redis, Celery and requests to record spans on ``provider``
+    (psycopg and Redis only with ``leaf_spans``)."""
+    for instrumentor in _instrumentors(leaf_spans=leaf_spans):
         instrumentor.instrument(tracer_provider=provider)  # type: ignore[attr-defined]
     _metrics_middleware_first()
 
@@ -123,5 +124,5 @@ def tracing_setup() -> TracerProvider | None:
         sample_ratio=settings.OTEL_TRACES_SAMPLE_RATIO,
     )
     trace.set_tracer_provider(_provider)
-    instrument(_provider)
+    instrument(_provider, leaf_spans=settings.OTEL_TRACES_SAMPLE_RATIO > 0)
     return _provider

@@ -167,13 +167,15 @@ def test_without_an_exporter_spans_are_not_recorded_but_log_lines_still_name_the
     exporter every trace is recorded."""
     code = (
         "import tmsite.wsgi; from opentelemetry import trace; from django.test import Client; "
+        "from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor; "
         "Client().get('/healthz', HTTP_HOST='127.0.0.1'); "
         "span = trace.get_tracer('t').start_span('x'); "
-        "print(span.is_recording(), span.get_span_context().is_valid)"
+        "print(span.is_recording(), span.get_span_context().is_valid, "
+        "PsycopgInstrumentor().is_instrumented_by_opentelemetry)"
     )
     quiet = _web_process(code, LOG_FORMAT="json", TRACING="1")
-    assert quiet.stdout.split()[-2:] == ["False", "True"]
+    assert quiet.stdout.split()[-3:] == ["False", "True", "False"]  # no SQL spans either
     request_line = next(json.loads(line) for line in quiet.stderr.splitlines() if '"tmsite.request"' in line)
     assert len(request_line["trace_id"]) == 32 and len(request_line["span_id"]) == 16
     exported = _web_process(code, LOG_FORMAT="json", TRACING="1", OTEL_TRACES_EXPORTER="console")
-    assert "True True" in exported.stdout
+    assert "True True True" in exported.stdout
