@@ -377,10 +377,13 @@ class ApiEdge:
             if answer is not None and (answer.version != version or now - answer.built_at >= settings.API_CACHE_TTL):
                 self.answers.pop(url, None)  # stale: the full path rebuilds it, the next call reads it
                 answer = None
-        if answer is None and self.middleware_headers is not None:
-            answer = self._build(environ, url, answer_key, version, caching=caching)
-        if answer is None:  # counted here: the full path takes the key and the decision as they are
+        if answer is None:
+            # counted here: a view built here or the full path takes the key (its owner is the
+            # request's user) and the rate decision as they are
             environ[EDGE_KEY], environ[EDGE_RATE] = copy.copy(known.api_key), decision
+            if self.middleware_headers is not None:
+                answer = self._build(environ, url, answer_key, version, caching=caching)
+        if answer is None:
             return None
         return self._respond(environ, answer, decision.headers, started)
 
