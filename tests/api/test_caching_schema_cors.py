@@ -53,7 +53,8 @@ def test_ratings_compute_bumps_the_version_on_commit() -> None:
 
     from ratings import services
 
-    assert "transaction.on_commit(data_version_bump)" in inspect.getsource(services.ratings_compute)
+    assert "transaction.on_commit(graded_data_published)" in inspect.getsource(services.ratings_compute)
+    assert "data_version_bump()" in inspect.getsource(services.graded_data_published)
 
 
 def test_schema_validates_without_warnings(db) -> None:
