@@ -282,6 +282,8 @@ class ApiEdge:
         self.prefix = "/api/v1/"
         self.ssl_header = settings.SECURE_PROXY_SSL_HEADER[0] if settings.SECURE_PROXY_SSL_HEADER else None
         self.routes = edge_routes()
+        self.windows: dict[tuple[str, str, int], tuple[tuple[str, str], str, bytes]] = {}
+        self.durations: dict[tuple[str, str], Any] = {}  # (route, status) -> its latency histogram
 
     # --- WSGI -----------------------------------------------------------------------------
 
@@ -348,19 +350,14 @@ class ApiEdge:
         )
         local = self.answers.get(url) if caching else None
         now = time.time()
-        bucket = throttling.bucket_for_key(prefix=prefix, plan=known.plan)
-        limit_keys = bucket.keys(now)
-        previous, current = self.make_key(limit_keys[0]), self.make_key(limit_keys[1])
-        commands = [
-            RespConnection.pack("MGET", known.entry_key, self.version_key, previous, current),
-            RespConnection.pack("INCR", current),
-            RespConnection.pack("EXPIRE", current, 2 * bucket.limit_and_duration[1]),
-        ]
+        bucket, limit_keys, current, payload = self._counting(known, prefix, now)
+        commands = 3
         answer_key = ""
         if caching and local is None:
             answer_key = response_key(WSGIRequest(environ))
-            commands.append(RespConnection.pack("GET", self.make_key(answer_key)))
-        replies = self.redis.pipeline(b"".join(commands), len(commands))
+            payload += RespConnection.pack("GET", self.make_key(answer_key))
+            commands += 1
+        replies = self.redis.pipeline(payload, commands)
         raw_entry, version, raw_previous, raw_current = replies[0]
         decision = None
         if raw_entry != known.raw:
@@ -420,6 +417,32 @@ class ApiEdge:
             self._remember(url, answer_key, answer)
         return answer
 
+    def _counting(
+        self, known: KnownKey, prefix: str, now: float
+    ) -> tuple[throttling.Bucket, tuple[str, str], str, bytes]:
+        """The key's bucket, its two window counters (as ``throttling`` names them and as
+        Redis keys the current one), and the pipeline that reads the key entry, the data
+        version and both counters and counts this call, packed once per key and window (a
+        minute for every plan) rather than on every call."""
+        bucket = throttling.bucket_for_key(prefix=prefix, plan=known.plan)
+        duration = bucket.limit_and_duration[1]
+        window = (prefix, known.plan, int(now // duration))
+        found = self.windows.get(window)
+        if found is None:
+            limit_keys = bucket.keys(now)
+            previous, current = self.make_key(limit_keys[0]), self.make_key(limit_keys[1])
+            payload = b"".join(
+                (
+                    RespConnection.pack("MGET", known.entry_key, self.version_key, previous, current),
+                    RespConnection.pack("INCR", current),
+                    RespConnection.pack("EXPIRE", current, 2 * duration),
+                )
+            )
+            if len(self.windows) >= self.entries:
+                self.windows.clear()  # (windows of past minutes and of keys no longer used)
+            found = self.windows[window] = (limit_keys, current, payload)
+        return bucket, *found
+
     def _usable(self, known: KnownKey, now: float) -> bool:
         if known.expires_at is not None and known.expires_at <= now:
             return False
@@ -447,7 +470,10 @@ class ApiEdge:
 
     def _observe(self, environ: dict[str, Any], route: str, status: str, started: float) -> None:
         """As the outermost middleware would: the latency metric and the request's log line."""
-        metrics.HTTP_REQUEST_DURATION.labels(route, "GET", status).observe(time.perf_counter() - started)
+        histogram = self.durations.get((route, status))
+        if histogram is None:
+            histogram = self.durations[(route, status)] = metrics.HTTP_REQUEST_DURATION.labels(route, "GET", status)
+        histogram.observe(time.perf_counter() - started)
         path, query = environ["PATH_INFO"], environ.get("QUERY_STRING")
         request_log("GET", path, f"{path}?{query}" if query else path, int(status), started)
 
