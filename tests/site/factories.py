@@ -93,7 +93,7 @@ def whale_make(token: Token, *, n: int = 1, usd: float = 100_000.0) -> None:
             chain_id=token.chain_id,
             block_number=90 + i,
             tx_hash=f"0x{token.pk:032x}{i:032x}",
-            log_index=i,
+            log_index=token.pk,  # a log's place in its block: one per token's transfer in each block
             timestamp=MARKET_TIME - timedelta(minutes=i),
             token=token,
             from_address=f"0x{'a' * 40}",
