@@ -282,16 +282,13 @@ class RpcClient:
         out with ``missing_ok``.
         """
         headers: dict[int, dict[str, Any]] = {}
-        parts = [numbers[start : start + chunk] for start in range(0, len(numbers), chunk)]
-        batches = [[("eth_getBlockByNumber", [hex(n), False]) for n in part] for part in parts]
-        answers = self._map(self.batch, batches) if len(batches) > 1 else [self.batch(b) for b in batches]
-        for part, replies in zip(parts, answers, strict=True):
-            for number, reply in zip(part, replies, strict=True):
-                if isinstance(reply, Exception):
-                    raise reply
-                if reply is None:
-                    if missing_ok:
-                        continue
-                    raise RpcError("eth_getBlockByNumber", None, f"block {number} not found")
-                headers[number] = reply
+        replies = self.batch_parallel([("eth_getBlockByNumber", [hex(n), False]) for n in numbers], chunk=chunk)
+        for number, reply in zip(numbers, replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
+            if reply is None:
+                if missing_ok:
+                    continue
+                raise RpcError("eth_getBlockByNumber", None, f"block {number} not found")
+            headers[number] = reply
         return headers

@@ -118,11 +118,13 @@ def upsert_rows(
     upsert. A row wrongly said new fails the statement on the unique key; nothing is lost.
     """
     if known_new is not None and rows:
-        fresh = [row for row in rows if known_new(row)]
+        fresh: list[Any] = []
+        stored: list[Any] = []
+        for row in rows:
+            (fresh if known_new(row) else stored).append(row)
         if fresh:
-            rows = [row for row in rows if not known_new(row)]
             bulk_insert(model, fields, fresh)
-            return len(fresh) + upsert_rows(model, fields, rows, unique_fields=unique_fields, merge=merge)
+            return len(fresh) + upsert_rows(model, fields, stored, unique_fields=unique_fields, merge=merge)
     if not rows:
         return 0
     table = model._meta.db_table
