@@ -40,6 +40,7 @@ from ratings.models import Signal, TokenRating
 from ratings.page_index import MARKET_COLUMNS, RatingsIndex, ratings_index
 from ratings.page_selectors import RatingsQuery
 from tmsite.api.caching import VERSION_KEY, data_version
+from tmsite.api.compiled import CompiledSql
 from wallets.templatetags.site_format import grade, short_address, signed, trend, usd_compact, usd_price
 
 T = TypeVar("T")
@@ -220,9 +221,9 @@ _DISPLAY_COLUMNS = (
 )
 
 
-# SQL of the display columns for n primary keys, per database vendor and n: building it through
-# the ORM cost more CPU than running it (~1 ms a page). (sql, compiler, converters)
-_ROWS_SQL: dict[tuple[str, int], tuple[str, Any, Any]] = {}
+# SQL of the display columns for n primary keys, per database and n: building it through
+# the ORM cost more CPU than running it (~1 ms a page).
+_ROWS_SQL: dict[tuple[str, int], CompiledSql] = {}
 
 
 def _display_rows(ids: list[int]) -> list[tuple[Any, ...]]:
@@ -231,21 +232,12 @@ def _display_rows(ids: list[int]) -> list[tuple[Any, ...]]:
     key = (connection.vendor, len(ids))
     found = _ROWS_SQL.get(key)
     if found is None:
-        compiler = (
-            Token.objects.filter(pk__in=range(1, len(ids) + 1))
-            .values_list(*_DISPLAY_COLUMNS)
-            .query.get_compiler(connection=connection)
-        )
-        sql, params = compiler.as_sql()
-        if list(params) != list(range(1, len(ids) + 1)):  # not the shape expected: the ORM's own way
+        placeholder = range(1, len(ids) + 1)
+        found = CompiledSql.of(Token.objects.filter(pk__in=placeholder).values_list(*_DISPLAY_COLUMNS))
+        if list(found.params) != list(placeholder):  # not the shape expected: the ORM's own way
             return list(Token.objects.filter(pk__in=ids).values_list(*_DISPLAY_COLUMNS))
-        columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
-        found = _ROWS_SQL[key] = (sql, compiler, compiler.get_converters(columns))
-    sql, compiler, converters = found
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
-        rows = cursor.fetchall()
-    return list(compiler.apply_converters(rows, converters)) if converters else rows
+        _ROWS_SQL[key] = found
+    return found.rows(ids)
 
 
 def _figure(value: float) -> float | None:

@@ -13,13 +13,14 @@ convert the rows the same way, so the rows are the same dicts ``values()`` gives
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any, Self
 
 from django.db import connections
 from django.db.models import QuerySet
 
-_COMPILED: dict[Hashable, tuple[str, tuple[Any, ...], list[str], Any, Any]] = {}
+_COMPILED: dict[Hashable, CompiledSql] = {}
 _COMPILED_MAX = 512  # shapes kept per process (orderings x pages of offsets), oldest dropped
 
 
@@ -61,28 +62,48 @@ class CompiledQuerySet(QuerySet):
     def _compiled_rows(self) -> list[dict[str, Any]]:
         found = _COMPILED.get(self._shape)
         if found is None:
-            query = self.query
-            if query.combinator:
+            if self.query.combinator:
                 return list(super().iterator())  # a shape this class does not reproduce
-            compiler = query.get_compiler(using=self.db)
-            sql, params = compiler.as_sql()
-            # as ValuesIterable names the columns
-            names = (
-                list(query.selected)
-                if query.selected
-                else [*query.extra_select, *query.values_select, *query.annotation_select]
-            )
-            fields = [column for column, _, _ in compiler.select[0 : compiler.col_count]]
             if len(_COMPILED) >= _COMPILED_MAX:
                 _COMPILED.pop(next(iter(_COMPILED)), None)
-            found = (sql, tuple(params), names, compiler, compiler.get_converters(fields))
-            _COMPILED[self._shape] = found
-        sql, params, names, compiler, converters = found
+            found = _COMPILED[self._shape] = CompiledSql.of(self)
+        return [dict(zip(found.names, row, strict=False)) for row in found.rows()]
+
+
+@dataclass(frozen=True)
+class CompiledSql:
+    """A queryset's SQL, parameters, column names and converters, taken from Django's compiler
+    once, to be run again through a plain cursor (with other parameters of the same shape when
+    given) and converted as the queryset's own rows would be."""
+
+    sql: str
+    params: tuple[Any, ...]
+    names: list[str]
+    compiler: Any
+    converters: Any
+    db: str
+
+    @classmethod
+    def of(cls, queryset: QuerySet) -> CompiledSql:
+        query = queryset.query
+        compiler = query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        # as ValuesIterable names the columns
+        names = (
+            list(query.selected)
+            if query.selected
+            else [*query.extra_select, *query.values_select, *query.annotation_select]
+        )
+        fields = [column for column, _, _ in compiler.select[0 : compiler.col_count]]
+        return cls(sql, tuple(params), names, compiler, compiler.get_converters(fields), queryset.db)
+
+    def rows(self, params: Sequence[Any] | None = None) -> list[Any]:
+        """The rows as ``values_list()`` gives them (tuples), for ``params`` or the compiled ones."""
         with connections[self.db].cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(self.sql, self.params if params is None else params)
             rows: Any = cursor.fetchall()
-        if compiler.has_extra_select:
-            rows = [row[: compiler.col_count] for row in rows]
-        if converters:
-            rows = compiler.apply_converters(rows, converters)
-        return [dict(zip(names, row, strict=False)) for row in rows]
+        if self.compiler.has_extra_select:
+            rows = [row[: self.compiler.col_count] for row in rows]
+        if self.converters:
+            rows = list(self.compiler.apply_converters(rows, self.converters))
+        return rows
