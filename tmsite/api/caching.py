@@ -85,18 +85,25 @@ def answer_from(request: HttpRequest, entry: CachedAnswer, extra_headers: dict[s
     return HttpResponse(body, content_type="application/json", headers=headers)
 
 
+def answer_entry(version: str, body: bytes, *, allow: str, route: str) -> CachedAnswer:
+    """An answer built now, in the form the cache keeps it (with its ETag and time)."""
+    return (version, body, etag_for(body), int(time.time()), allow, route)
+
+
+def answer_store(key: str, entry: CachedAnswer) -> None:
+    cache.set(key, entry, settings.API_CACHE_TTL)
+
+
 def cached_json(request: HttpRequest, build: Callable[[], Any], *, allow: str = "", route: str = "") -> HttpResponse:
     """``build()``'s JSON, from the cache when fresh; 304 when the client's copy matches.
     ``allow`` and ``route`` (the view's ``Allow`` header and metrics label) are kept with it."""
     if not settings.API_CACHE_TTL:  # caching off: build every answer, still with an ETag
-        body = render_json(build())
-        return answer_from(request, ("", body, etag_for(body), int(time.time()), allow, route))
+        return answer_from(request, answer_entry("", render_json(build()), allow=allow, route=route))
     key = response_key(request)
     found = cache.get_many([key, VERSION_KEY])
     version = found.get(VERSION_KEY) or data_version()
     entry = found.get(key)
     if entry is None or entry[0] != version:
-        body = render_json(build())
-        entry = (version, body, etag_for(body), int(time.time()), allow, route)
-        cache.set(key, entry, settings.API_CACHE_TTL)
+        entry = answer_entry(version, render_json(build()), allow=allow, route=route)
+        answer_store(key, entry)
     return answer_from(request, entry)

@@ -68,7 +68,7 @@ from rest_framework.exceptions import APIException
 from monitoring import metrics
 from tmsite.api import throttling
 from tmsite.api.auth import _HASHER, EDGE_KEY, KEY_ENTRY, LAST_USED_RESOLUTION, key_from_meta
-from tmsite.api.caching import VERSION_KEY, etag_for, not_modified, response_key
+from tmsite.api.caching import VERSION_KEY, CachedAnswer, answer_entry, answer_store, not_modified, response_key
 from tmsite.api.models import ApiKey
 from tmsite.api.renderers import acceptable, render_json
 from tmsite.api.throttling import EDGE_RATE
@@ -199,6 +199,11 @@ class KnownAnswer:
     last_modified: str
     allow: str
     route: str
+
+    @classmethod
+    def of(cls, version: bytes, entry: CachedAnswer) -> KnownAnswer:
+        _, body, etag, built_at, allow, route = entry[:6]
+        return cls(version, body, etag, built_at, http_date(built_at), allow, route)
 
 
 @dataclass(frozen=True)
@@ -406,14 +411,11 @@ class ApiEdge:
             return None
         if caching and not current:
             return None  # no data version yet: the full path sets one
-        built_at = int(time.time())
-        answer = KnownAnswer(
-            version or b"", body, etag_for(body), built_at, http_date(built_at), route.allow, route.label
-        )
+        entry = answer_entry(current, body, allow=route.allow, route=route.label)
+        answer = KnownAnswer.of(version or b"", entry)
         if caching:
-            entry = (current, body, answer.etag, built_at, route.allow, route.label)
             answer_key = answer_key or response_key(WSGIRequest(environ))  # (not asked for: was in memory)
-            caches["default"].set(answer_key, entry, settings.API_CACHE_TTL)
+            answer_store(answer_key, entry)
             self._remember(url, answer_key, answer)
         return answer
 
@@ -511,8 +513,7 @@ class ApiEdge:
             return None
         if not isinstance(entry, tuple) or len(entry) < 6 or entry[0] != current:
             return None
-        _, body, etag, built_at, allow, route = entry[:6]
-        answer = KnownAnswer(version, body, etag, built_at, http_date(built_at), allow, route)
+        answer = KnownAnswer.of(version, entry)
         self._remember(url, answer_key, answer)
         return answer
 
