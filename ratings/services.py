@@ -70,7 +70,7 @@ from ratings.models import (
 )
 from ratings.selectors import grade_model_active
 from ratings.sentiment import LocalFeedSource, SocialSource
-from tmsite.api.caching import data_version, data_version_bump
+from tmsite.api.caching import data_version_bump
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ def graded_data_published() -> None:
     the first visitors after a grading run get cached pages showing the new grades."""
     from ratings.tasks import warm_ratings_pages_task  # the tasks module imports this one
 
-    data_version_bump()
-    warm_ratings_pages_task.delay(data_version())
+    warm_ratings_pages_task.delay(data_version_bump())
 
 
 NOT_ENOUGH_HISTORY = "need {needed} days of hourly history to train a model, have {have:.1f}"

@@ -40,9 +40,11 @@ def data_version() -> str:
     return version
 
 
-def data_version_bump() -> None:
-    """New grades landed: every cached API answer is stale."""
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+def data_version_bump() -> str:
+    """New grades landed: every cached API answer is stale. Returns the new version."""
+    version = uuid.uuid4().hex
+    cache.set(VERSION_KEY, version, None)
+    return version
 
 
 def response_key(request: HttpRequest) -> str:
