@@ -1,7 +1,7 @@
 """Indexed on-chain market data.
 
 Raw event rows (``Transfer``, ``Swap``, ``Sync``, ``LiquidityEvent``) are exactly what the
-chain logged, unique on (chain id, block number, log index), so a re-run changes nothing. The
+chain logged, keyed by (chain id, block number, log index), so a re-run changes nothing. The
 rest (balances, reserves, prices, candles, snapshots, activity) is derived from those rows by
 the indexer, incrementally, and rolled back with them when the chain reorganises.
 
@@ -146,8 +146,9 @@ class EventRow(models.Model):
     Each index here is upkeep on every one of the hundreds of thousands of rows a catch-up
     writes, so the event tables keep only what a read or the rollback uses:
 
-    * one unique key per log, (chain id, block number, log index): a log's index is its
-      position in its block, so this identifies a log as (chain id, tx hash, log index) did,
+    * the primary key is the log, (chain id, block number, log index), with no serial ``id``
+      column, sequence or index beside it: a log's index is its position in its block, so
+      this identifies a log as (chain id, tx hash, log index) did,
       with a small key that grows with the chain (appended at the right edge of the b-tree,
       where random 66-character hashes landed anywhere), and it serves the rollback's
       ``block_number >= fork`` and the chain's counts, so no separate block index is kept;
@@ -159,6 +160,7 @@ class EventRow(models.Model):
       indexer gives by construction; deletes still cascade through the ORM.
     """
 
+    pk = models.CompositePrimaryKey("chain_id", "block_number", "log_index")
     chain_id = models.PositiveIntegerField()
     block_number = models.PositiveBigIntegerField()
     tx_hash = models.CharField(max_length=HASH_LENGTH)
@@ -192,9 +194,6 @@ class Transfer(EventRow):
     is_whale = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="transfer_one_per_log")
-        ]
         indexes = [
             models.Index(fields=["token", "timestamp"], name="transfer_token_time"),  # activity, token feed
             models.Index(
@@ -232,9 +231,6 @@ class Swap(EventRow):
     volume_usd = models.FloatField(null=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="swap_one_per_log")
-        ]
         indexes = [
             models.Index(fields=["pool", "-block_number"], name="swap_pool_recent"),
             models.Index(fields=["base_token", "timestamp"], name="swap_base_time"),  # candle rebuild
@@ -252,9 +248,6 @@ class Sync(EventRow):
     tvl_usd = models.FloatField(default=0.0, help_text="USD value of the reserves at that moment")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="sync_one_per_log")
-        ]
         indexes = [
             models.Index(fields=["pool", "-block_number", "-log_index"], name="sync_pool_latest"),
         ]
@@ -275,11 +268,6 @@ class LiquidityEvent(EventRow):
     amount0 = Uint256Field()
     amount1 = Uint256Field()
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="liquidity_one_per_log")
-        ]
-
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.tx_hash}#{self.log_index}"
 
@@ -291,18 +279,14 @@ class SkippedLog(EventRow):
     topic0 = models.CharField(max_length=HASH_LENGTH, blank=True)
     reason = models.CharField(max_length=255)
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["chain_id", "block_number", "log_index"], name="skipped_one_per_log")
-        ]
-
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.tx_hash}#{self.log_index}"
 
 
 class HolderBalance(models.Model):
-    # No FK constraint, and no index of its own: ``holder_one_per_address`` leads with it (see
-    # the module docstring).
+    # No FK constraint, and no index of its own: the primary key leads with it (see the module
+    # docstring).
+    pk = models.CompositePrimaryKey("token", "address")
     token = models.ForeignKey(
         Token, on_delete=models.CASCADE, related_name="balances", db_index=False, db_constraint=False
     )
@@ -311,7 +295,6 @@ class HolderBalance(models.Model):
     updated_block = models.PositiveBigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["token", "address"], name="holder_one_per_address")]
         indexes = [models.Index(fields=["token", "-balance"], name="holder_top")]  # top holders
 
     def __str__(self) -> str:
