@@ -16,6 +16,7 @@ doubles while batches are quick, within ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` b
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import logging
@@ -240,10 +241,44 @@ def _chain_order(log: Log) -> tuple[int, int]:
     return int(log.blockNumber, 16), int(log.logIndex, 16)
 
 
-def _check_hashes(logs: list[Log], headers: dict[int, dict[str, Any]]) -> None:
+def _block_of(log: Log) -> int:
+    return int(log.blockNumber, 16)
+
+
+def _block_firsts(logs: list[Log]) -> list[Log] | None:
+    """The first log of each block if ``logs`` is in chain order, else None.
+
+    One pass over the node's hex strings (a number without leading zeros is ordered by its
+    length, then its text), instead of a sort key, a set of block numbers and a scan for the
+    blocks' times and hashes each making a pass with ``int()`` per log: 3 ms instead of 20 ms
+    per 39k-log range. Nodes return each range's logs in chain order, and the ranges are
+    fetched in order, so the sort is only needed when logs were added (discoveries).
+    """
+    firsts: list[Log] = []
+    block = index = ""
+    for log in logs:
+        number, position = log.blockNumber, log.logIndex
+        if number != block:
+            if firsts and (len(number) < len(block) or (len(number) == len(block) and number < block)):
+                return None
+            firsts.append(log)
+            block = number
+        elif len(position) < len(index) or (len(position) == len(index) and position <= index):
+            return None
+        index = position
+    return firsts
+
+
+def _check_hashes(logs: list[Log], headers: dict[int, dict[str, Any]], *, since: int = 0) -> None:
     """Every log's block hash must be the one in the headers fetched after it, else the block
-    was replaced in between (``ReorgDuringFetch``). Matched on the node's hex block numbers."""
-    by_hex = {hex(number): header["hash"] for number, header in headers.items()}
+    was replaced in between (``ReorgDuringFetch``). Matched on the node's hex block numbers.
+
+    ``since``: only the logs of blocks from this one on (``logs`` in chain order), when the
+    older blocks' hashes were taken from their own logs and have nothing to be checked against.
+    """
+    by_hex = {hex(number): header["hash"] for number, header in headers.items() if number >= since}
+    if since:
+        logs = logs[bisect.bisect_left(logs, since, key=_block_of) :]
     for log in logs:
         expected = by_hex.get(log.blockNumber)
         if expected is None:  # not written the canonical way
@@ -599,11 +634,14 @@ class ChainIndexer:
             logs += self._get_logs(first_pool_block, to_block, [pair for pair, *_ in pools], list(d.POOL_TOPICS))
             # A token's history starts before its first pool: backfill its transfers.
             logs += self._get_logs(settings.INDEX_START_BLOCK, to_block, new_tokens, list(d.TOKEN_TOPICS))
-        logs.sort(key=_chain_order)
+        firsts = _block_firsts(logs)
+        if firsts is None:
+            logs.sort(key=_chain_order)
+            firsts = _block_firsts(logs)
+            assert firsts is not None
 
-        numbers = sorted({int(number, 16) for number in {log.blockNumber for log in logs}} | {to_block})
-        headers = self._block_headers(logs, numbers, to_block, head)
-        _check_hashes(logs, headers)
+        headers, checked_since = self._block_headers(firsts, to_block, head)
+        _check_hashes(logs, headers, since=checked_since)
         timestamps = {number: int(header["timestamp"], 16) for number, header in headers.items()}
         return Batch(
             from_block,
@@ -617,9 +655,11 @@ class ChainIndexer:
         )
 
     def _block_headers(
-        self, logs: list[Log], numbers: list[int], to_block: int, head: int | None
-    ) -> dict[int, dict[str, Any]]:
-        """Hash and time of each block in ``numbers``, the node's headers read after the logs.
+        self, firsts: list[Log], to_block: int, head: int | None
+    ) -> tuple[dict[int, dict[str, Any]], int]:
+        """Hash and time of each block with logs (``firsts``: the first log of each, in chain
+        order) and of ``to_block``, the node's headers read after the logs; and the first
+        block whose logs must be checked against them (``_check_hashes``).
 
         Blocks more than the reorg window below ``head`` are final as far as the indexer is
         concerned (a deeper reorg stops it: ``ReorgTooDeep``), so when the logs carry their
@@ -628,19 +668,23 @@ class ChainIndexer:
         the window's. On the 215k-log benchmark that is 2,900 fewer headers (block objects
         with their transaction lists) for the node to build and for the fetch to parse.
         The blocks in the window still get headers, so a reorg while their logs were read
-        is still caught (``_check_hashes``).
+        is still caught.
         """
         final = -1 if head is None else head - self.reorg_depth
         from_logs: dict[int, dict[str, Any]] = {}
-        if final >= 0:
-            for log in logs:
-                if log.blockTimestamp is not None:
-                    number = int(log.blockNumber, 16)
-                    if number <= final and number != to_block and number not in from_logs:
-                        from_logs[number] = {"hash": log.blockHash, "timestamp": log.blockTimestamp}
-        headers = self.rpc.block_headers([number for number in numbers if number not in from_logs])
+        numbers: list[int] = []
+        for log in firsts:
+            number = int(log.blockNumber, 16)
+            if number <= final and number != to_block and log.blockTimestamp is not None:
+                from_logs[number] = {"hash": log.blockHash, "timestamp": log.blockTimestamp}
+            else:
+                numbers.append(number)
+        if to_block not in numbers:
+            numbers.append(to_block)
+        headers = self.rpc.block_headers(sorted(numbers))
+        checked_since = min(numbers) if from_logs else 0
         headers.update(from_logs)
-        return headers
+        return headers, checked_since
 
     def patch_batch(self, batch: Batch, now: Watch) -> Batch:
         """Bring a prefetched batch up to date with pools and tokens found since it was fetched.
@@ -849,7 +893,7 @@ class ChainIndexer:
         timestamps = batch.timestamps
         whale_share = settings.WHALE_MIN_SUPPLY_SHARE
         whale_usd = settings.WHALE_MIN_USD
-        datetimes: dict[int, datetime] = {}
+        block_hex, block, ts, when = "", -1, 0, to_datetime(0)
         transfers, swaps, syncs, liquidity, skipped = (
             batch.transfers,
             batch.swaps,
@@ -881,11 +925,11 @@ class ChainIndexer:
                 continue
             topic0 = topics[0]
             raw_address = log.address.lower()
-            block = int(log.blockNumber, 16)
-            ts = timestamps[block]
-            when = datetimes.get(block)
-            if when is None:
-                when = datetimes[block] = to_datetime(ts)
+            if log.blockNumber != block_hex:  # the logs come in chain order: once per block
+                block_hex = log.blockNumber
+                block = int(block_hex, 16)
+                ts = timestamps[block]
+                when = to_datetime(ts)
             try:
                 if topic0 in token_topics:
                     token_id = token_by_raw.get(raw_address)
@@ -1112,14 +1156,15 @@ class ChainIndexer:
             token_id: (state.token_price(token_id), state.token_liquidity(token_id), token.total_supply)
             for token_id, token in state.tokens.items()
         }
-        numbers = {
-            row[1]
-            for rows in (batch.transfers, batch.swaps, batch.syncs, batch.liquidity, batch.skipped)
-            for row in rows
-        }
-        numbers.add(batch.to_block)
-        # Backfilled blocks lie before the batch and are not this batch's to vouch for.
-        numbers = {n for n in numbers if n >= batch.from_block and n > batch.to_block - self.reorg_depth}
+        # Blocks in the reorg window with rows (backfilled ones lie before the batch and are not
+        # this batch's to vouch for); the rows are in chain order, so only their tails are read.
+        low = max(batch.from_block, batch.to_block - self.reorg_depth + 1)
+        numbers = {batch.to_block}
+        for rows in (batch.transfers, batch.swaps, batch.syncs, batch.liquidity, batch.skipped):
+            for row in reversed(rows):
+                if row[1] < low:
+                    break
+                numbers.add(row[1])
         batch.block_rows = [
             (self.chain_id, number, batch.headers[number]["hash"], to_datetime(batch.timestamps[number]))
             for number in sorted(numbers)
