@@ -310,6 +310,7 @@ class Interval(models.TextChoices):
 class Candle(models.Model):
     """OHLC of the token's USD trade price and its volume over one bucket, from swaps."""
 
+    pk = models.CompositePrimaryKey("token", "interval", "bucket")
     token = models.ForeignKey(  # no FK constraint, no index of its own (module docstring)
         Token, on_delete=models.CASCADE, related_name="candles", db_index=False, db_constraint=False
     )
@@ -326,7 +327,6 @@ class Candle(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["token", "interval", "bucket"], name="candle_one_per_bucket"),
             models.CheckConstraint(condition=Q(low__lte=models.F("high")), name="candle_low_le_high"),
         ]
 
@@ -337,6 +337,7 @@ class Candle(models.Model):
 class PoolSnapshot(models.Model):
     """A pool's reserves and TVL at the end of an hour (the last Sync within it)."""
 
+    pk = models.CompositePrimaryKey("pool", "hour")
     pool = models.ForeignKey(  # no FK constraint, no index of its own (module docstring)
         Pool, on_delete=models.CASCADE, related_name="snapshots", db_index=False, db_constraint=False
     )
@@ -345,9 +346,6 @@ class PoolSnapshot(models.Model):
     reserve1 = Uint256Field()
     tvl_usd = models.FloatField()
 
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["pool", "hour"], name="pool_snapshot_one_per_hour")]
-
     def __str__(self) -> str:
         return f"pool {self.pool_id} at {self.hour:%Y-%m-%d %H:00}"
 
@@ -355,6 +353,7 @@ class PoolSnapshot(models.Model):
 class TokenActivity(models.Model):
     """Counts of on-chain activity for a token over one bucket."""
 
+    pk = models.CompositePrimaryKey("token", "interval", "bucket")
     token = models.ForeignKey(  # no FK constraint, no index of its own (module docstring)
         Token, on_delete=models.CASCADE, related_name="activity", db_index=False, db_constraint=False
     )
@@ -365,9 +364,6 @@ class TokenActivity(models.Model):
     swaps = models.PositiveIntegerField(default=0)
     unique_traders = models.PositiveIntegerField(default=0, help_text="distinct swap recipients")
     whale_transfers = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["token", "interval", "bucket"], name="activity_one_per_bucket")]
 
     def __str__(self) -> str:
         return f"{self.token_id} {self.interval} {self.bucket:%Y-%m-%d %H:%M}"

@@ -1,9 +1,10 @@
-"""The event tables and holder balances are keyed by what identifies a row, not by a serial id.
+"""The tables only the indexer writes are keyed by what identifies a row, not by a serial id.
 
 An event row is one log, (chain id, block number, log index); a balance is one (token,
-address). Those keys were already unique; as the primary key they replace the ``id`` column,
-its sequence and its index, which every row of a catch-up paid for and no read used (about
-a sixth of the event rows' ``COPY`` on the indexer benchmark).
+address); a candle or an activity bucket one (token, interval, bucket); a pool snapshot one
+(pool, hour). Those keys were already unique; as the primary key they replace the ``id``
+column, its sequence and its index, which every row of a catch-up paid for and no read used
+(about a sixth of the event rows' ``COPY`` on the indexer benchmark).
 
 Django does not migrate a table to a composite primary key by itself, so the state changes
 are declared here and the tables are changed in place: on PostgreSQL the unique constraint
@@ -22,6 +23,9 @@ TABLES = {
     "liquidityevent": ("liquidity_one_per_log", EVENT_KEY),
     "skippedlog": ("skipped_one_per_log", EVENT_KEY),
     "holderbalance": ("holder_one_per_address", ("token_id", "address")),
+    "candle": ("candle_one_per_bucket", ("token_id", "interval", "bucket")),
+    "tokenactivity": ("activity_one_per_bucket", ("token_id", "interval", "bucket")),
+    "poolsnapshot": ("pool_snapshot_one_per_hour", ("pool_id", "hour")),
 }
 
 
@@ -48,8 +52,8 @@ def _state_operations() -> list[migrations.operations.base.Operation]:
     for model_name, (constraint, _) in TABLES.items():
         operations.append(migrations.RemoveConstraint(model_name=model_name, name=constraint))
         operations.append(migrations.RemoveField(model_name=model_name, name="id"))
-    for model_name in TABLES:
-        fields = ("token", "address") if model_name == "holderbalance" else EVENT_KEY
+    for model_name, (_, columns) in TABLES.items():
+        fields = tuple(column.removesuffix("_id") if column != "chain_id" else column for column in columns)
         operations.append(
             migrations.AddField(
                 model_name=model_name,
