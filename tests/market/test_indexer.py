@@ -8,6 +8,8 @@ import pytest
 from web3 import Web3
 
 from chain.contracts import contract_at
+from market import decode as d
+from market.indexer import ChainIndexer
 from market.models import (
     Candle,
     Checkpoint,
@@ -20,7 +22,7 @@ from market.models import (
     Transfer,
 )
 from market.selectors import market_state_digest, top_holders
-from market.services import chain_index_reset, chain_index_to_head, rpc_client
+from market.services import chain_index_reset, chain_index_to_head, index_sources_sync, rpc_client
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db]
 
@@ -181,3 +183,61 @@ def test_many_small_batches_give_the_same_state_as_one(registered_market, settin
     whole = market_state_digest(chain_id=m.chain_id)
     assert small == whole
     assert TokenActivity.objects.filter(interval="1d", unique_traders__gt=0).exists()
+
+
+class RecordingRpc:
+    """The real client, with the block ranges of its ``eth_getLogs`` requests noted."""
+
+    def __init__(self, url: str) -> None:
+        self.client = rpc_client(url)
+        self.ranges: list[tuple[int, int, tuple[str, ...]]] = []
+        real = self.client._get_logs
+
+        def get_logs(filter_):  # type: ignore[no-untyped-def]
+            topics = tuple(filter_["topics"][0])
+            self.ranges.append((int(filter_["fromBlock"], 16), int(filter_["toBlock"], 16), topics))
+            return real(filter_)
+
+        self.client._get_logs = get_logs  # type: ignore[method-assign]
+
+
+def test_a_catch_up_in_small_batches_reads_each_block_once_and_keeps_pre_pool_history(
+    registered_market, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """The tokens of pools created mid-run have transfers from before their pool (the
+    fixture distributes ALPHA first); the planned run reads every block once for them
+    instead of reading their history again when the pool appears, and stores the same."""
+    m = registered_market
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 3
+    recording = RecordingRpc(m.url)
+    chain_index_to_head(chain_id=m.chain_id, rpc=recording.client)
+    small = market_state_digest(chain_id=m.chain_id)
+    head = indexed_block(m)
+
+    scans = [(start, end) for start, end, topics in recording.ranges if topics != (d.PAIR_CREATED,)]
+    read = sum(end - start + 1 for start, end in scans)
+    assert read == head + 1  # every block once: no range read again for a discovered token
+    assert Transfer.objects.filter(
+        token__symbol="ALPHA", block_number__lt=Pool.objects.order_by("created_block").first().created_block
+    ).exists()
+
+    chain_index_reset(chain_id=m.chain_id)
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 100_000
+    index(m)
+    assert market_state_digest(chain_id=m.chain_id) == small
+
+
+def test_kept_history_that_overflows_is_read_again_with_the_same_result(registered_market, settings) -> None:  # type: ignore[no-untyped-def]
+    m = registered_market
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 3
+    settings.INDEX_BATCH_TARGET_LOGS = 1  # every kept log overflows: discoveries read history from the node
+    index_sources_sync(chain_id=m.chain_id)
+    indexer = ChainIndexer(rpc=rpc_client(m.url), chain_id=m.chain_id)
+    indexer.run_to_head()
+    assert indexer.kept_overflow  # some history was dropped, then read again
+    overflowed = market_state_digest(chain_id=m.chain_id)
+    chain_index_reset(chain_id=m.chain_id)
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 100_000
+    settings.INDEX_BATCH_TARGET_LOGS = 50_000
+    index(m)
+    assert market_state_digest(chain_id=m.chain_id) == overflowed
