@@ -12,6 +12,10 @@ connection meanwhile, so the node's, Python's and the database's work overlap.
 
 The range span adapts: it halves when the node says a range is too large (or times out) and
 doubles while batches are quick, within ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` blocks.
+
+A catch-up of more than one range first asks for the factories' ``PairCreated`` logs over all
+of it (``plan_discoveries``), so the tokens of pools it will discover are fetched from its
+first block and their history is not read again when their pool turns up.
 """
 
 from __future__ import annotations
