@@ -24,6 +24,7 @@ from market.rpc import RpcUnavailable
 from market.selectors import market_state_digest
 from market.services import chain_index_reset, chain_index_to_head, rpc_client
 from tests.chain.conftest import require_chain_tooling
+from tests.fixtures.databases import scratch_postgres
 from tests.fixtures.market import build_mini_market
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -141,18 +142,8 @@ def killed_database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
         yield {}
         return
-    url = request.getfixturevalue("postgres_url")
-    import psycopg
-
-    admin, name = url.rsplit("/", 1)[0] + "/postgres", f"tmsite_killed_{os.getpid()}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {"DATABASE_URL": url.rsplit("/", 1)[0] + "/" + name}
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres(request.getfixturevalue("postgres_url"), "tmsite_killed") as url:
+        yield {"DATABASE_URL": url}
 
 
 def test_indexer_killed_at_random_points_ends_in_the_same_state(mini_market, tmp_path, killed_database) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.databases import scratch_postgres
+
 ROOT = Path(__file__).resolve().parents[2]
 
 ROWS = {
@@ -70,23 +72,15 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[d
         return
     import psycopg
 
-    url = request.getfixturevalue("postgres_url")
-    admin, name = url.rsplit("/", 1)[0] + "/postgres", f"tmsite_migrate_{os.getpid()}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
+    with scratch_postgres(request.getfixturevalue("postgres_url"), "tmsite_migrate") as url:
+        env["DATABASE_URL"] = url
 
-    def run_pg(sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> Any:
-        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-            cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
-            return cursor.fetchall() if fetch else None
+        def run_pg(sql: str, params: tuple[Any, ...] = (), fetch: bool = False) -> Any:
+            with psycopg.connect(url, autocommit=True) as conn:
+                cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+                return cursor.fetchall() if fetch else None
 
-    try:
         yield env, run_pg
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_rekeying_keeps_every_stored_row_and_still_refuses_a_duplicate_log(database) -> None:
