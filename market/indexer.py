@@ -667,11 +667,11 @@ class ChainIndexer:
                 continue
             block = int(log.blockNumber, 16)
             for address, is_token in ((token0, True), (token1, True), (pair, False)):
-                if address in self.state.token_ids or address in self.state.pool_ids or address in self.ahead:
+                if address in self.state.token_ids or address in self.state.pool_ids:
                     continue
-                self.ahead[address] = block
-                if is_token:
-                    self.kept[address.lower()] = []
+                self.ahead.setdefault(address, block)
+                if is_token:  # (a pool's own LP token can be another pool's token)
+                    self.kept.setdefault(address.lower(), [])
 
     def fetch_batch(
         self, from_block: int, to_block: int, watch: Watch | None = None, *, head: int | None = None
@@ -1211,10 +1211,10 @@ class ChainIndexer:
     def _take_kept(self, batch: Batch) -> None:
         """Add to a batch the kept logs of the tokens it discovers (planned ahead), and read
         again from the node those that overflowed (``_bound_kept``)."""
-        if not batch.discovered or not self.kept and not self.kept_overflow:
-            return
         watch = batch.watch
-        ahead = watch.ahead if watch is not None else frozenset()
+        if not batch.discovered or watch is None or not watch.ahead:
+            return
+        ahead = watch.ahead
         taken: list[Log] = []
         reread: list[str] = []
         for address in batch.discovered[1]:
@@ -1227,7 +1227,7 @@ class ChainIndexer:
             for log, ts in logs:
                 batch.timestamps.setdefault(int(log.blockNumber, 16), ts)
                 taken.append(log)
-        if reread and watch is not None:
+        if reread:
             taken += self._read_history(batch, reread, watch.ahead_since, batch.from_block - 1)
         if taken:
             batch.logs = sorted([*taken, *batch.logs], key=_chain_order)
