@@ -64,18 +64,25 @@
           if (other === link) other.setAttribute("aria-current", "true"); else other.removeAttribute("aria-current");
         });
         history.replaceState(null, "", "?interval=" + encodeURIComponent(interval));
+        var asked = interval;
         fetch(url(), { headers: { Accept: "application/json" } })
           .then(function (r) { return r.json(); })
-          .then(function (body) { setBars(body.candles); chart.timeScale().fitContent(); });
+          .then(function (body) {
+            // A slower answer for an interval left since must not replace the current one.
+            if (asked !== interval) return;
+            setBars(body.candles); chart.timeScale().fitContent();
+          });
       });
     });
 
     // Live: ask for bars since the last one (the open bucket keeps changing until it closes).
     setInterval(function () {
       if (document.hidden) return;
+      var asked = interval;
       fetch(url(lastTime ? "&since=" + lastTime : ""), { headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { candles: [] }; })
         .then(function (body) {
+          if (asked !== interval) return;  // bars of an interval the reader has left
           if (!lastTime) { if (body.candles.length) setBars(body.candles); return; }
           var cc = colors();
           body.candles.forEach(function (b) {

@@ -92,10 +92,25 @@ def test_open_a_token_and_see_the_chart_drawn(page, market, screenshot) -> None:
     page.wait_for_selector("#price-chart canvas")
     assert int(page.get_attribute("#price-chart", "data-bars")) == 72
     assert int(page.get_attribute("#grade-chart", "data-points") or 0) == 0  # no grade history rows here
+    # The daily bars answer last, after the reader is back on hourly: they must not replace them.
+    held = []
+
+    def hold(route):  # type: ignore[no-untyped-def]
+        held.append(route)
+
+    page.route(re.compile(r"candles\.json\?interval=1d"), hold)
     page.click("[data-interval='1d']")
     page.wait_for_url(re.compile(r"interval=1d"))
     page.click("[data-interval='1h']")
     expect(page.locator("#price-chart")).to_have_attribute("data-bars", "72")
+    assert held, "the daily bars were asked for"
+    with page.expect_response(re.compile(r"interval=1d")) as late:
+        for route in held:
+            route.continue_()
+    late.value.finished()
+    page.wait_for_timeout(200)  # the page's handler of the late answer has run
+    expect(page.locator("#price-chart")).to_have_attribute("data-bars", "72")
+    page.unroute(re.compile(r"candles\.json\?interval=1d"))
     screenshot(page, "token")
     page.click("[data-theme-toggle]")
     assert page.get_attribute("html", "data-theme") in ("dark", "light")
