@@ -339,7 +339,7 @@ class ChainIndexer:
         self.pipeline = pipeline
         self.state = MarketState()
         self._activity_carry: ActivityCarry | None = None
-        self.ahead: dict[str, int] = {}  # address -> block of the PairCreated ahead that names it
+        self.ahead: set[str] = set()  # tokens and pools a PairCreated ahead in the run names
         self.ahead_since = 0
         # Logs (and their block's time) of tokens ahead, by the node's lowercase address, kept
         # by the walk until the batch that discovers them; overflowing ones are read again.
@@ -383,9 +383,6 @@ class ChainIndexer:
         self.state = state
         self.factories = {dex.factory: dex.id for dex in Dex.objects.filter(chain_id=self.chain_id)}
         self._activity_carry = None
-        # What was planned and kept belongs to the run that failed or rolled back; the next
-        # plan starts from the checkpoint (``_run_to_head``).
-        self.ahead, self.kept, self.kept_overflow = {}, {}, set()
 
     def checkpoint(self) -> Checkpoint:
         checkpoint, _ = Checkpoint.objects.get_or_create(
@@ -635,7 +632,7 @@ class ChainIndexer:
             for pair, _, token0, token1, _ in batch.discovered[0]:
                 pools.add(pair)
                 tokens.update((token0, token1))
-        ahead = frozenset(address for address in self.ahead if address not in tokens and address not in pools)
+        ahead = frozenset(self.ahead - tokens - pools)
         return Watch(dict(self.factories), frozenset(tokens), frozenset(pools), ahead, self.ahead_since)
 
     def plan_discoveries(self, from_block: int, target: int) -> None:
@@ -650,9 +647,11 @@ class ChainIndexer:
         the discovering batch reads from the node only what precedes the run.
 
         Discovery itself is unchanged: a pool and its new tokens are still created by the
-        batch holding the ``PairCreated`` log. A run of one batch plans nothing.
+        batch holding the ``PairCreated`` log. A run of one batch plans nothing. The run plans
+        again from the checkpoint after every reload (a failed batch, a rollback), dropping
+        what the previous plan kept.
         """
-        self.ahead, self.kept, self.kept_overflow, self.ahead_since = {}, {}, set(), from_block
+        self.ahead, self.kept, self.kept_overflow, self.ahead_since = set(), {}, set(), from_block
         if target - from_block + 1 <= self.span or not self.factories:
             return
         try:
@@ -665,11 +664,10 @@ class ChainIndexer:
                 token0, token1, pair = d.decode_pair_created(_as_dict(log))
             except d.UndecodableLog:
                 continue
-            block = int(log.blockNumber, 16)
             for address, is_token in ((token0, True), (token1, True), (pair, False)):
                 if address in self.state.token_ids or address in self.state.pool_ids:
                     continue
-                self.ahead.setdefault(address, block)
+                self.ahead.add(address)
                 if is_token:  # (a pool's own LP token can be another pool's token)
                     self.kept.setdefault(address.lower(), [])
 
@@ -767,11 +765,7 @@ class ChainIndexer:
         logs = [log for log in batch.logs if d.checksum(log.address[2:].lower()) not in added]
         logs += self._get_logs(batch.from_block, batch.to_block, sorted(added), [*d.TOKEN_TOPICS, *d.POOL_TOPICS])
         logs.sort(key=_chain_order)
-        missing = sorted({int(number, 16) for number in {log.blockNumber for log in logs}} - set(batch.headers))
-        if missing:
-            batch.headers.update(self.rpc.block_headers(missing))
-            for number in missing:
-                batch.timestamps[number] = int(batch.headers[number]["timestamp"], 16)
+        self._add_headers(batch, logs)
         _check_hashes(logs, batch.headers)
         if batch.discovered:
             pools, tokens, metadata = batch.discovered
@@ -1233,22 +1227,20 @@ class ChainIndexer:
             batch.logs = sorted([*taken, *batch.logs], key=_chain_order)
 
     def _read_history(self, batch: Batch, tokens: list[str], from_block: int, to_block: int) -> list[Log]:
-        """Token logs of blocks before the batch, with those blocks' times added to it."""
+        """Token logs of blocks before the batch, with those blocks' headers added to it."""
         logs = self._get_logs(from_block, to_block, tokens, list(d.TOKEN_TOPICS))
-        timestamps = batch.timestamps
-        missing: set[int] = set()
-        for log in logs:
-            number = int(log.blockNumber, 16)
-            if number not in timestamps:
-                if log.blockTimestamp is not None:
-                    timestamps[number] = int(log.blockTimestamp, 16)
-                else:
-                    missing.add(number)
-        if missing:
-            for number, header in self.rpc.block_headers(sorted(missing)).items():
-                timestamps[number] = int(header["timestamp"], 16)
+        self._add_headers(batch, logs)
         batch.log_count += len(logs)
         return logs
+
+    def _add_headers(self, batch: Batch, logs: list[Log]) -> None:
+        """Headers (hash and time) of the blocks of ``logs`` the batch has none for, added to it:
+        logs fetched after the batch's own (``patch_batch``, ``_read_history``)."""
+        missing = sorted({int(number, 16) for number in {log.blockNumber for log in logs}} - set(batch.headers))
+        if missing:
+            headers = self.rpc.block_headers(missing)
+            batch.headers.update(headers)
+            batch.timestamps.update((number, int(header["timestamp"], 16)) for number, header in headers.items())
 
     def _bound_kept(self) -> None:
         """Keep at most ``INDEX_BATCH_TARGET_LOGS`` logs for tokens ahead: past that, the

@@ -145,12 +145,10 @@ def _column_headers(query: QueryDict, sort: str, descending: bool) -> list[dict[
 def _pager_links(query: QueryDict, table: RatingsTable | None) -> dict[str, str]:
     """The pager's previous and next links, as ``{% querystring page=... %}`` wrote them (four
     tags per page, each deep-copying the query)."""
-    links = {}
-    if table is not None and table.previous_page_number:
-        links["previous"] = _query_string(query, page=str(table.previous_page_number))
-    if table is not None and table.next_page_number:
-        links["next"] = _query_string(query, page=str(table.next_page_number))
-    return links
+    if table is None:
+        return {}
+    pages = {"previous": table.previous_page_number, "next": table.next_page_number}
+    return {name: _query_string(query, page=str(number)) for name, number in pages.items() if number}
 
 
 RATINGS_TEMPLATE = "ratings/ratings_page.html"
