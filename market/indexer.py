@@ -10,8 +10,10 @@ On PostgreSQL the loop is a pipeline: the next range is fetched on one thread wh
 one is walked, and the previous one is written (and its checkpoint committed) on a second
 connection meanwhile, so the node's, Python's and the database's work overlap.
 
-The range span adapts: it halves when the node says a range is too large (or times out) and
-doubles while batches are quick, within ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` blocks.
+The range span adapts: it doubles while batches are quick and halves after a slow one, within
+``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` blocks. A request the node refuses as too large (too many
+blocks or results, or a timeout) is read in smaller pieces, and the widest piece it took caps
+every later request (``_get_refused_range``), so a node with a range limit is read the same way.
 
 A catch-up of more than one range first asks for the factories' ``PairCreated`` logs over all
 of it (``plan_discoveries``), so the tokens of pools it will discover are fetched from its
@@ -345,6 +347,8 @@ class ChainIndexer:
         # by the walk until the batch that discovers them; overflowing ones are read again.
         self.kept: dict[str, list[tuple[Log, int]]] = {}
         self.kept_overflow: set[str] = set()
+        # Widest eth_getLogs block range the node took after refusing a wider one; None: no refusal yet.
+        self.log_range_cap: int | None = None
         self.load_state()
 
     # --- state ----------------------------------------------------------------------------
@@ -604,22 +608,76 @@ class ChainIndexer:
     # --- fetching ---------------------------------------------------------------------------
 
     def _get_logs(self, from_block: int, to_block: int, addresses: list[str], topics: list[str]) -> list[Log]:
-        """Logs of the addresses in the range, fetched as a few sub-ranges in flight."""
+        """Logs of the addresses in the range, fetched as a few sub-ranges in flight, none
+        wider than the node is known to accept (``log_range_cap``)."""
         if not addresses or from_block > to_block:
             return []
-        parallel = self.rpc.parallel
-        step = max(1, -(-(to_block - from_block + 1) // parallel))
-        filters: list[dict[str, Any]] = []
-        for group in chunked(addresses, MAX_ADDRESSES_PER_FILTER):
-            for start in range(from_block, to_block + 1, step):
-                end = min(start + step - 1, to_block)
-                filters.append(
-                    {"fromBlock": hex(start), "toBlock": hex(end), "address": list(group), "topics": [topics]}
-                )
+        step = max(1, -(-(to_block - from_block + 1) // self.rpc.parallel))
+        if self.log_range_cap is not None:
+            step = min(step, self.log_range_cap)
+        ranges = [(start, min(start + step - 1, to_block)) for start in range(from_block, to_block + 1, step)]
         logs: list[Log] = []
-        for part in self.rpc.get_logs(filters):
-            logs.extend(part)
+        for group in chunked(addresses, MAX_ADDRESSES_PER_FILTER):
+            logs += self._get_log_ranges(ranges, list(group), topics)
         return logs
+
+    def _get_log_ranges(self, ranges: list[tuple[int, int]], addresses: list[str], topics: list[str]) -> list[Log]:
+        """The logs of each block range, in order; a range the node refuses as too large
+        (``RangeTooLarge``: too many blocks, too many results, or a timeout) is read in
+        pieces it accepts (``_get_refused_range``)."""
+
+        def log_filter(start: int, end: int) -> dict[str, Any]:
+            return {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses, "topics": [topics]}
+
+        parts = self.rpc.get_logs([log_filter(start, end) for start, end in ranges], refusals=True)
+        logs: list[Log] = []
+        for (start, end), part in zip(ranges, parts, strict=True):
+            if isinstance(part, RangeTooLarge):
+                part = self._get_refused_range(start, end, addresses, topics, part)
+            logs += part
+        return logs
+
+    def _get_refused_range(
+        self, start: int, end: int, addresses: list[str], topics: list[str], refusal: RangeTooLarge
+    ) -> list[Log]:
+        """Read a refused range in pieces: the first piece is halved until the node takes it,
+        that size becomes ``log_range_cap`` for every later request of this indexer, and the
+        rest of the range follows in pieces of that size, several in flight.
+
+        Providers cap ``eth_getLogs`` by blocks or by results (often 2,000-10,000 blocks or
+        10,000 logs), so a wide read (a new token's history from ``INDEX_START_BLOCK``, the
+        discovery plan of a long catch-up) would otherwise fail every time it is retried.
+        Probing with one piece at a time costs one refusal per halving: about 5 to go from a
+        third of a million blocks to a 10,000-block cap. A single block refused is raised.
+        """
+        size = refused = end - start + 1
+        while True:
+            if size == 1:
+                raise refusal
+            size = (size + 1) // 2
+            if self.log_range_cap is not None:
+                size = min(size, self.log_range_cap)
+            filter_ = {
+                "fromBlock": hex(start),
+                "toBlock": hex(start + size - 1),
+                "address": addresses,
+                "topics": [topics],
+            }
+            first = self.rpc.get_logs([filter_], refusals=True)[0]
+            if not isinstance(first, RangeTooLarge):
+                break
+            refusal, refused = first, size
+        if self.log_range_cap is None or size < self.log_range_cap:
+            logger.info(
+                "chain %s: the node refused %d blocks of logs (%s); reading at most %d blocks per request",
+                self.chain_id,
+                refused,
+                refusal.message,
+                size,
+            )
+            self.log_range_cap = size
+        rest = [(s, min(s + size - 1, end)) for s in range(start + size, end + 1, size)]
+        return [*first, *(self._get_log_ranges(rest, addresses, topics) if rest else [])]
 
     def watch_list(self, batch: Batch | None = None) -> Watch:
         """What to fetch, copied so a prefetch thread never reads state the store changes.

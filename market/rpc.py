@@ -248,9 +248,22 @@ class RpcClient:
         """Run one method over many parameter sets, ``parallel`` requests in flight; raises the first error."""
         return self._map(lambda params: self.call(method, params), param_sets)
 
-    def get_logs(self, filters: Sequence[dict[str, Any]]) -> list[list[Log]]:
-        """``eth_getLogs`` of each filter as ``Log`` structs, ``parallel`` requests in flight, in order."""
-        return self._map(self._get_logs, filters)
+    def get_logs(
+        self, filters: Sequence[dict[str, Any]], *, refusals: bool = False
+    ) -> list[list[Log]] | list[list[Log] | RangeTooLarge]:
+        """``eth_getLogs`` of each filter as ``Log`` structs, ``parallel`` requests in flight, in order.
+
+        ``refusals``: a filter the node refuses as too large gets its ``RangeTooLarge`` in its
+        place instead of failing the others, so the caller can split just that one."""
+        if not refusals:
+            return self._map(self._get_logs, filters)
+        return self._map(self._get_logs_or_refusal, filters)
+
+    def _get_logs_or_refusal(self, filter_: dict[str, Any]) -> list[Log] | RangeTooLarge:
+        try:
+            return self._get_logs(filter_)
+        except RangeTooLarge as exc:
+            return exc
 
     def _get_logs(self, filter_: dict[str, Any]) -> list[Log]:
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_getLogs", "params": [filter_]}

@@ -1,0 +1,80 @@
+"""The indexer against a node that caps ``eth_getLogs`` block ranges, as hosted providers do.
+
+The chain is the real mini market; ``RangeCappedNode`` forwards to it and refuses, with a
+provider's error, any log request over more blocks than its cap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from chain.deploy import create_pool_with_liquidity, deploy_erc20
+from market.models import HolderBalance, Pool, Token, Transfer
+from market.selectors import market_state_digest
+from market.services import chain_index_reset, chain_index_to_head, rpc_client
+from tests.fixtures.capped_node import RangeCappedNode
+from tests.fixtures.market import E18
+
+pytestmark = [pytest.mark.chain, pytest.mark.django_db]
+CAP = 8  # blocks per eth_getLogs; the mini market has a few hundred
+
+
+def test_a_capped_node_is_read_in_ranges_it_takes_and_gives_the_same_state(registered_market, settings) -> None:  # type: ignore[no-untyped-def]
+    m = registered_market
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 100_000  # one batch: far wider than the cap
+    chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(m.url))
+    uncapped = market_state_digest(chain_id=m.chain_id)
+    chain_index_reset(chain_id=m.chain_id)
+
+    with RangeCappedNode(m.url, max_blocks=CAP) as node:
+        client = rpc_client(node.url)
+        chain_index_to_head(chain_id=m.chain_id, rpc=client)
+
+    assert market_state_digest(chain_id=m.chain_id) == uncapped
+    assert node.refused, "the node never refused: the test did not exercise the cap"
+    assert max(end - start + 1 for start, end in node.answered) <= CAP
+    # The cap is learned from the first refusals (a few halvings), not met again on every request.
+    head = m.w3.eth.block_number
+    assert node.refused <= client.parallel + math.ceil(math.log2(head))
+    assert len(node.answered) >= head // CAP
+
+
+def test_a_pool_found_while_following_reads_its_tokens_history_in_capped_ranges(registered_market, settings) -> None:  # type: ignore[no-untyped-def]
+    """A pool created after the chain was indexed: its new token's transfers from before the
+    pool lie back to ``INDEX_START_BLOCK``, far more blocks than the node serves at once."""
+    m = registered_market
+    settings.INDEX_START_BLOCK = 0
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 4  # following the head: small batches
+    with RangeCappedNode(m.url, max_blocks=CAP) as node:
+        chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(node.url))
+        refused_before = node.refused
+
+        delta = deploy_erc20(m.w3, name="Delta", symbol="DELTA", supply=1_000_000 * E18, sender=m.deployer)
+        for trader in m.traders[:3]:
+            m.send(delta, m.deployer, trader, 5_000 * E18)  # history before any pool
+        for _ in range(CAP * 3):  # the pool comes well over a cap's worth of blocks later
+            m.advance(60)
+        pair = create_pool_with_liquidity(
+            m.w3,
+            dex=m.dexes[0],
+            token_a=m.weth,
+            amount_a=10 * E18,
+            token_b=delta,
+            amount_b=100_000 * E18,
+            provider=m.deployer,
+        )
+        m.buy(m.traders[4], delta, E18 // 10)
+
+        chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(node.url))
+
+    assert node.refused > refused_before, "the history read was never refused: the test did not exercise the cap"
+    assert max(end - start + 1 for start, end in node.answered) <= CAP
+    token = Token.objects.get(chain_id=m.chain_id, symbol="DELTA")
+    pool = Pool.objects.get(chain_id=m.chain_id, address=pair)
+    assert Transfer.objects.filter(token=token, block_number__lt=pool.created_block).count() >= 3
+    holders = HolderBalance.objects.filter(token=token, balance__gt=0)
+    assert holders.count() >= 5  # deployer, three traders, the pool, the buyer
+    for holder in holders:
+        assert holder.balance == m.balance(delta, holder.address), holder.address
