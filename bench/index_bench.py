@@ -113,14 +113,17 @@ def ensure_chain(port: int, tokens: int, days: float, intensity: float, db_url: 
     return node, rpc
 
 
-def phase_index(db_url: str, rpc: str, to_block: int | None) -> dict[str, float]:
-    """Run in a child process: a fresh database, the deployment registry, then the indexer."""
+def phase_index(db_url: str, rpc: str, to_block: int | None, node_pid: int) -> dict[str, float]:
+    """Run in a child process: a fresh database, the deployment registry, then the indexer.
+
+    Besides its own CPU, the child reads the node's and PostgreSQL's over the run itself."""
     _reset_database(db_url)
     env = _env(db_url, rpc)
     _manage(env, "migrate", "--verbosity", "0")
     code = f"""
 import json, resource, time, django
 django.setup()
+from bench.proc_cpu import postgres_cpu, process_cpu
 from chain.registry import DeploymentSpec, deployments_record
 from market.services import chain_index_to_head, rpc_client
 from market.models import Checkpoint
@@ -134,10 +137,14 @@ to_block = {to_block!r}
 if to_block is not None:
     from django.conf import settings
     settings.INDEX_CONFIRMATIONS = rpc.block_number() - to_block
+node0, db0 = process_cpu({node_pid}), postgres_cpu()
 started, cpu = time.perf_counter(), time.process_time()
 stats = chain_index_to_head(chain_id=31337, rpc=rpc)
 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+time.sleep(0.3)  # the writer's connection is closed: let its backend exit and be counted
+node1, db1 = process_cpu({node_pid}), postgres_cpu()
 print(json.dumps({{"logs": stats.logs, "blocks": stats.blocks, "seconds": seconds, "cpu_seconds": cpu,
+                  "node_cpu": node1 - node0, "db_cpu": None if db0 is None or db1 is None else db1 - db0,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rpc_calls": rpc.calls}}))
 """
@@ -147,7 +154,7 @@ print(json.dumps({{"logs": stats.logs, "blocks": stats.blocks, "seconds": second
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def phase_raw_get_logs(db_url: str, rpc: str) -> dict[str, dict[str, float]]:
+def phase_raw_get_logs(db_url: str, rpc: str, node_pid: int) -> dict[str, dict[str, float]]:
     """eth_getLogs alone over the whole range, for the addresses and topics the indexer asks for.
 
     Two ways, each run twice in turns and the faster run kept: the indexer's client
@@ -156,9 +163,10 @@ def phase_raw_get_logs(db_url: str, rpc: str) -> dict[str, dict[str, float]]:
     (``orjson`` into dicts), the figure earlier rounds compared with.
     """
     env = _env(db_url, rpc)
-    code = """
+    code = f"""
 import json, time, django
 django.setup()
+from bench.proc_cpu import process_cpu
 from market import decode as d
 from market.models import Pool, Token, Dex
 from market.services import rpc_client
@@ -168,18 +176,19 @@ addresses = [*Dex.objects.values_list("factory", flat=True), *Token.objects.valu
              *Pool.objects.values_list("address", flat=True)]
 topics = [d.PAIR_CREATED, *d.TOKEN_TOPICS, *d.POOL_TOPICS]
 span = 500
-filters = [{"fromBlock": hex(s), "toBlock": hex(min(s + span - 1, head)), "address": addresses, "topics": [topics]}
+filters = [{{"fromBlock": hex(s), "toBlock": hex(min(s + span - 1, head)), "address": addresses, "topics": [topics]}}
            for s in range(0, head + 1, span)]
-ways = {"client": lambda: rpc.get_logs(filters),
-        "generic": lambda: rpc.map_calls("eth_getLogs", [[f] for f in filters])}
-best = {}
+ways = {{"client": lambda: rpc.get_logs(filters),
+        "generic": lambda: rpc.map_calls("eth_getLogs", [[f] for f in filters])}}
+best = {{}}
 for _ in range(2):
     for way, fetch in ways.items():
-        started = time.perf_counter()
+        node, cpu, started = process_cpu({node_pid}), time.process_time(), time.perf_counter()
         logs = sum(len(part) for part in fetch())
         seconds = time.perf_counter() - started
         if way not in best or seconds < best[way]["seconds"]:
-            best[way] = {"logs": logs, "seconds": seconds, "blocks": head + 1}
+            best[way] = {{"logs": logs, "seconds": seconds, "blocks": head + 1,
+                         "cpu_seconds": time.process_time() - cpu, "node_cpu": process_cpu({node_pid}) - node}}
 print(json.dumps(best))
 """
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -192,9 +201,13 @@ def phase_bare_copy(db_url: str) -> dict[str, float]:
     """COPY the indexed event rows out, then time COPY FROM STDIN into empty same-shaped tables."""
     import psycopg
 
+    from bench.proc_cpu import postgres_cpu
+
     tables = ["market_transfer", "market_swap", "market_sync", "market_liquidityevent"]
     rows_total = 0
     seconds = 0.0
+    db_cpu: float | None = 0.0
+    client_cpu = 0.0
     with psycopg.connect(db_url) as conn:
         for table in tables:
             buffer = bytearray()
@@ -204,14 +217,17 @@ def phase_bare_copy(db_url: str) -> dict[str, float]:
             rows_total += conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
             conn.execute(f"DROP TABLE IF EXISTS bench_{table}")
             conn.execute(f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)")
-            started = time.perf_counter()
+            db_before, cpu, started = postgres_cpu(), time.process_time(), time.perf_counter()
             with conn.cursor().copy(f"COPY bench_{table} FROM STDIN") as copy:
                 copy.write(bytes(buffer))
             conn.commit()
             seconds += time.perf_counter() - started
+            client_cpu += time.process_time() - cpu
+            db_after = postgres_cpu()
+            db_cpu = None if db_cpu is None or db_before is None or db_after is None else db_cpu + db_after - db_before
             conn.execute(f"DROP TABLE bench_{table}")
         conn.commit()
-    return {"rows": rows_total, "seconds": seconds}
+    return {"rows": rows_total, "seconds": seconds, "db_cpu": db_cpu, "cpu_seconds": client_cpu}
 
 
 def main() -> None:
@@ -229,9 +245,10 @@ def main() -> None:
         from chain.node import rpc_call
 
         head = int(str(rpc_call(rpc, "eth_blockNumber")), 16)
-        half = phase_index(db_url, rpc, head // 2)
-        whole = phase_index(db_url, rpc, None)
-        raw = phase_raw_get_logs(db_url, rpc)
+        node_pid = node.pid  # type: ignore[attr-defined]
+        half = phase_index(db_url, rpc, head // 2, node_pid)
+        whole = phase_index(db_url, rpc, None, node_pid)
+        raw = phase_raw_get_logs(db_url, rpc, node_pid)
         copy = phase_bare_copy(db_url)
     finally:
         node.stop()  # type: ignore[attr-defined]
@@ -269,10 +286,49 @@ def main() -> None:
         f"({whole['cpu_seconds'] / whole['logs'] * 1e6:.1f} us per log, all threads)"
     )
     print(f"rpc requests by the indexer: {whole['rpc_calls']:.0f}")
+    print_cpu_bound(raw["client"], copy, whole, slower)
     load_after = os.getloadavg()
     print(
         "load average (1/5/15 min): "
         f"{' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in load_after)} after"
+    )
+
+
+def print_cpu_bound(raw: dict[str, float], copy: dict[str, float], whole: dict[str, float], slower_rate: float) -> None:
+    """CPU of the client, the node and PostgreSQL in each phase, and what it bounds.
+
+    On one machine the three share its cores, so no run can take less wall time than the CPU
+    they use together divided by the cores. Comparing the raw phases' CPU with the indexer's
+    shows how much of the machine the indexer's own work (everything but fetching, decoding
+    and storing the event rows) may use at the target rate."""
+    cores = os.cpu_count() or 1
+    if copy.get("db_cpu") is None or whole.get("db_cpu") is None:
+        print("CPU by process: PostgreSQL is not on this machine (no /proc reading); no bound printed")
+        return
+    print()
+    print(f"CPU seconds by process over each phase (read from /proc; {cores} cores)")
+    print(f"{'phase':<44}{'wall':>8}{'client':>8}{'node':>8}{'PG':>8}{'total':>8}")
+    phases = (
+        ("raw eth_getLogs (indexer's client)", raw["seconds"], raw["cpu_seconds"], raw["node_cpu"], 0.0),
+        ("bare COPY of the event rows", copy["seconds"], copy["cpu_seconds"], 0.0, copy["db_cpu"]),
+        ("indexer, whole range", whole["seconds"], whole["cpu_seconds"], whole["node_cpu"], whole["db_cpu"]),
+    )
+    for label, wall, client, node, db in phases:
+        print(f"{label:<44}{wall:>8.2f}{client:>8.2f}{node:>8.2f}{db:>8.2f}{client + node + db:>8.2f}")
+    total = whole["cpu_seconds"] + whole["node_cpu"] + whole["db_cpu"]
+    # Fetching, decoding and storing the rows, as the raw phases do them: any indexer does this much.
+    raw_work = raw["cpu_seconds"] + raw["node_cpu"] + copy["db_cpu"]
+    target = whole["logs"] / (0.5 * slower_rate)
+    print(
+        f"the indexer's run used {total:.2f} s of CPU: on {cores} cores no schedule takes less than "
+        f"{total / cores:.2f} s (it took {whole['seconds']:.2f} s)"
+    )
+    print(
+        f"the raw phases' work on these logs (node {raw['node_cpu']:.2f} + decoding {raw['cpu_seconds']:.2f} + "
+        f"PostgreSQL's COPY {copy['db_cpu']:.2f}) is {raw_work:.2f} s of CPU; the target, 0.5x of the slower raw "
+        f"rate, is {target:.2f} s, i.e. {target * cores:.2f} s of CPU on {cores} cores: "
+        f"{target * cores - raw_work:.2f} s left for the rest of the indexer's work, which takes "
+        f"{total - raw_work:.2f} s now"
     )
 
 
