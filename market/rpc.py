@@ -76,6 +76,32 @@ class _LogsReply(msgspec.Struct, gc=False):
 _decode_logs_reply = msgspec.json.Decoder(_LogsReply).decode
 
 
+# What nodes say when a JSON-RPC batch holds more requests than they take (geth's
+# --rpc.batch-request-limit: "batch too large"; hosted providers word it their own way):
+BATCH_TOO_LARGE_MESSAGES = (
+    "batch too large",
+    "batch size",
+    "batch limit",
+    "batch request limit",
+    "too many requests in batch",
+    "batch requests are not supported",
+    "batch is not supported",
+)
+
+
+def _batch_refusal(replies: Any) -> dict[str, Any] | None:
+    """The node's error if it refused a batch for its size (one error for the whole batch, or
+    an error in its place among the replies), else None."""
+    answers = [replies] if isinstance(replies, dict) else replies if isinstance(replies, list) else []
+    for answer in answers:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(error, dict) and any(
+            m in str(error.get("message", "")).lower() for m in BATCH_TOO_LARGE_MESSAGES
+        ):
+            return error
+    return None
+
+
 class RangeTooLarge(RpcError):
     """The request covered too many blocks or logs; split it and ask again."""
 
@@ -154,6 +180,8 @@ class RpcClient:
         self._session.mount("https://", adapter)
         self._pool: ThreadPoolExecutor | None = None
         self.calls = 0  # requests sent, for progress and metrics
+        # Requests per batch the node took after refusing more (0: it takes none); None: no limit met.
+        self.max_batch: int | None = None
 
     def close(self) -> None:
         self._session.close()
@@ -211,9 +239,18 @@ class RpcClient:
         return reply["result"]
 
     def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        """Send requests in one JSON-RPC batch; results in request order, errors as RpcError values."""
+        """Send requests in one JSON-RPC batch; results in request order, errors as RpcError values.
+
+        A node that refuses the batch for its size (``BATCH_TOO_LARGE_MESSAGES``) gets it again
+        in halves, and the size it took caps every later batch of this client (``max_batch``);
+        one that takes no batch at all gets single requests."""
         if not requests_:
             return []
+        if self.max_batch == 0:  # the node takes no batches
+            return [self._call_or_error(method, params) for method, params in requests_]
+        if self.max_batch is not None and len(requests_) > self.max_batch:
+            step = self.max_batch
+            return [reply for i in range(0, len(requests_), step) for reply in self.batch(requests_[i : i + step])]
         first = next(self._ids)
         payload = [
             {"jsonrpc": "2.0", "id": first + i, "method": method, "params": list(params)}
@@ -222,6 +259,26 @@ class RpcClient:
         for _ in range(len(requests_) - 1):
             next(self._ids)
         replies = self._post(payload)
+        refusal = _batch_refusal(replies)
+        if refusal is not None:
+            metrics.rpc_error(_metric_method(payload), "batch_too_large")
+            if len(requests_) == 1:  # not even a batch of one: single requests from now on
+                logger.info(
+                    "rpc %s takes no batches (%s); single requests from now on", self.url, refusal.get("message")
+                )
+                self.max_batch = 0
+                return self.batch(requests_)
+            size = (len(requests_) + 1) // 2
+            if self.max_batch is None or size < self.max_batch:
+                logger.info(
+                    "rpc %s refused a batch of %d (%s); batches of at most %d from now on",
+                    self.url,
+                    len(requests_),
+                    refusal.get("message"),
+                    size,
+                )
+                self.max_batch = size
+            return self.batch(requests_)
         if isinstance(replies, dict):  # some nodes answer a whole batch with one error
             raise _counted("batch", replies.get("error", {"message": str(replies)}), metric=_metric_method(payload))
         by_id = {reply.get("id"): reply for reply in replies}
@@ -235,6 +292,12 @@ class RpcClient:
             else:
                 results.append(reply["result"])
         return results
+
+    def _call_or_error(self, method: str, params: Sequence[Any]) -> Any:
+        try:
+            return self.call(method, params)
+        except RpcError as exc:
+            return exc
 
     def batch_parallel(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, chunk: int = 50) -> list[Any]:
         """``batch`` in parts of ``chunk`` requests, ``parallel`` parts in flight (a node works

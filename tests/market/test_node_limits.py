@@ -1,7 +1,7 @@
-"""The indexer against a node that caps ``eth_getLogs`` block ranges, as hosted providers do.
+"""The indexer against a node with a provider's limits: ``eth_getLogs`` block ranges, batch sizes.
 
-The chain is the real mini market; ``RangeCappedNode`` forwards to it and refuses, with a
-provider's error, any log request over more blocks than its cap.
+The chain is the real mini market; ``LimitedNode`` forwards to it and refuses, with the error
+such a node sends, a log request over more blocks or a batch of more requests than its limits.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from chain.deploy import create_pool_with_liquidity, deploy_erc20
 from market.models import HolderBalance, Pool, Token, Transfer
 from market.selectors import market_state_digest
 from market.services import chain_index_reset, chain_index_to_head, rpc_client
-from tests.fixtures.capped_node import RangeCappedNode
+from tests.fixtures.limited_node import LimitedNode
 from tests.fixtures.market import E18
 
 pytestmark = [pytest.mark.chain, pytest.mark.django_db]
@@ -28,7 +28,7 @@ def test_a_capped_node_is_read_in_ranges_it_takes_and_gives_the_same_state(regis
     uncapped = market_state_digest(chain_id=m.chain_id)
     chain_index_reset(chain_id=m.chain_id)
 
-    with RangeCappedNode(m.url, max_blocks=CAP) as node:
+    with LimitedNode(m.url, max_blocks=CAP) as node:
         client = rpc_client(node.url)
         chain_index_to_head(chain_id=m.chain_id, rpc=client)
 
@@ -47,7 +47,7 @@ def test_a_pool_found_while_following_reads_its_tokens_history_in_capped_ranges(
     m = registered_market
     settings.INDEX_START_BLOCK = 0
     settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 4  # following the head: small batches
-    with RangeCappedNode(m.url, max_blocks=CAP) as node:
+    with LimitedNode(m.url, max_blocks=CAP) as node:
         chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(node.url))
         refused_before = node.refused
 
@@ -78,3 +78,26 @@ def test_a_pool_found_while_following_reads_its_tokens_history_in_capped_ranges(
     assert holders.count() >= 5  # deployer, three traders, the pool, the buyer
     for holder in holders:
         assert holder.balance == m.balance(delta, holder.address), holder.address
+
+
+@pytest.mark.parametrize("max_batch", [3, 0])
+def test_a_node_that_limits_batches_gets_smaller_ones_and_gives_the_same_state(  # type: ignore[no-untyped-def]
+    registered_market, settings, max_batch
+) -> None:
+    """Headers and token metadata are read in batches of up to 200 and 50; a node taking at
+    most 3 gets batches of 3 after a few refusals, one taking none gets single requests."""
+    m = registered_market
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 100_000
+    chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(m.url))
+    unlimited = market_state_digest(chain_id=m.chain_id)
+    chain_index_reset(chain_id=m.chain_id)
+
+    with LimitedNode(m.url, max_batch=max_batch) as node:
+        client = rpc_client(node.url)
+        chain_index_to_head(chain_id=m.chain_id, rpc=client)
+
+    assert market_state_digest(chain_id=m.chain_id) == unlimited
+    assert node.refused_batches, "no batch was refused: the test did not exercise the limit"
+    assert all(size <= max_batch for size in node.batches)
+    assert client.max_batch == 0 if max_batch == 0 else 1 <= (client.max_batch or 0) <= max_batch
+    assert node.refused_batches <= 12  # learned from the first refusals, not met on every batch
