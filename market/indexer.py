@@ -310,7 +310,6 @@ def _discard(prefetch: tuple[int, int, Future[Batch]] | None) -> None:
         prefetch[2].cancel()
         with contextlib.suppress(Exception):
             prefetch[2].result()
-    return None
 
 
 class ChainIndexer:
@@ -431,7 +430,8 @@ class ChainIndexer:
                 # Checked before "nothing to do": a reorg onto a shorter chain must still rewind.
                 fork = self.find_fork(next_block, pending=writer.pending_blocks if writer else None)
                 if fork is not None:
-                    prefetch = _discard(prefetch)
+                    _discard(prefetch)
+                    prefetch = None
                     if writer:
                         self._settle(writer)
                     self.rollback_to(fork)
@@ -450,7 +450,8 @@ class ChainIndexer:
                     if prefetch is not None and prefetch[0] == from_block and prefetch[1] <= target:
                         to_block, batch = prefetch[1], self.patch_batch(prefetch[2].result(), self.watch_list())
                     else:
-                        prefetch = _discard(prefetch)
+                        _discard(prefetch)
+                        prefetch = None
                         to_block = self._range_end(from_block, target, ordinal=len(stats.batches), shape=bool(writer))
                         batch = self.fetch_batch(from_block, to_block, head=head)
                     prefetch = None
@@ -472,7 +473,8 @@ class ChainIndexer:
                         writer.submit(batch, head)
                     next_block = to_block + 1
                 except (RangeTooLarge, ReorgDuringFetch) as exc:
-                    prefetch = _discard(prefetch)
+                    _discard(prefetch)
+                    prefetch = None
                     self._settle(writer)
                     next_block = None
                     if isinstance(exc, ReorgDuringFetch):
@@ -483,7 +485,8 @@ class ChainIndexer:
                     logger.info("range from %d too large (%s); span now %d", from_block, exc.message, self.span)
                     continue
                 except Exception:
-                    prefetch = _discard(prefetch)
+                    _discard(prefetch)
+                    prefetch = None
                     self._settle(writer, quiet=True)
                     raise
                 elapsed = time.perf_counter() - started
@@ -898,8 +901,8 @@ class ChainIndexer:
             try:
                 if isinstance(decimals_r, RpcError) or decimals_r in (None, "0x"):
                     raise d.UndecodableLog("reverted")
-                decimals = d.decode_uint(decimals_r)
-                if decimals > 77:
+                decimals: int | None = d.decode_uint(decimals_r)
+                if decimals is not None and decimals > 77:
                     issues.append("decimals:out-of-range")
                     decimals = None
                 meta["decimals"] = decimals
@@ -1439,7 +1442,8 @@ class ChainIndexer:
             book.merge(carry.book)
         else:
             since = boundary
-        fresh, recount = [], {}
+        fresh: list[tuple[Any, ...]] = []
+        recount: dict[int, int] = {}
         boundary_time = to_datetime(boundary)
         for key in touched:
             token_id, _, bucket = key

@@ -8,6 +8,7 @@ same aggregators as the forward path, and the checkpoint is rewound compare-and-
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import cast
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -131,6 +132,8 @@ def _rebuild_time_series(*, chain_id: int, since: int) -> None:
         .values_list("base_token_id", "timestamp", "price_usd", "base_amount", "volume_usd", "is_buy")
         .iterator(chunk_size=20000)
     ):
+        # Swaps with a price (the filter) have an amount and a USD volume too: the walk sets all three.
+        price, amount, volume_usd = cast(float, price), cast(float, amount), cast(float, volume_usd)
         book.add(token_id, int(when.timestamp()), price, amount, volume_usd, bool(is_buy))
     cutoff = {interval: since - since % size for interval, size in INTERVAL_SECONDS.items()}
     candles_merge({key: row for key, row in book.rows.items() if key[2] >= cutoff[key[1]]})

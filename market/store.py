@@ -22,7 +22,7 @@ SQLITE_MAX_VARS = 900  # stay under SQLite's bound-parameter limit per statement
 
 
 def _column_names(model: type[models.Model], fields: Sequence[str]) -> list[str]:
-    return [model._meta.get_field(name).column for name in fields]
+    return [cast(str, cast(models.Field, model._meta.get_field(name)).column) for name in fields]
 
 
 @cache
