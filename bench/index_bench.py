@@ -7,10 +7,13 @@ the same block range and in the same run:
   reply decoded by the indexer's own client into ``Log`` structs); and, for comparison with
   earlier rounds, the same requests decoded by a generic JSON parser (orjson into dicts),
   which takes about twice as long;
-* a bare ``COPY`` of the same event rows into empty copies of the event tables;
+* a bare ``COPY`` of the same event rows into empty copies of the event tables (twice, the
+  faster kept);
 * the whole indexer (fetch, decode, derive, write, checkpoint) into a fresh database;
 * peak RSS of the indexer process over half the range and over the whole range, to show
-  memory does not grow with the number of logs.
+  memory does not grow with the number of logs;
+* the CPU the client, the node and PostgreSQL use in each phase (``bench.proc_cpu``), and the
+  least wall time that sets for the indexer's run on this machine's cores.
 
 The chain is simulated once (``simulate_market``) and kept in ``var/bench/`` as an anvil
 state file, so later runs start in seconds. Needs PostgreSQL (``BENCH_DATABASE_URL``,
@@ -197,37 +200,52 @@ print(json.dumps(best))
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def phase_bare_copy(db_url: str) -> dict[str, float]:
-    """COPY the indexed event rows out, then time COPY FROM STDIN into empty same-shaped tables."""
+def phase_bare_copy(db_url: str, *, runs: int = 2) -> dict[str, float]:
+    """COPY the indexed event rows out, then time COPY FROM STDIN into empty same-shaped tables.
+
+    Run ``runs`` times and the fastest kept, as for the raw ``eth_getLogs`` rate: a single run
+    now and then meets a checkpoint or an autovacuum of the tables just indexed and takes half
+    as long again, which would flatter the indexer's ratio."""
     import psycopg
 
     from bench.proc_cpu import postgres_cpu
 
     tables = ["market_transfer", "market_swap", "market_sync", "market_liquidityevent"]
     rows_total = 0
-    seconds = 0.0
-    db_cpu: float | None = 0.0
-    client_cpu = 0.0
+    buffers: dict[str, bytes] = {}
+    best: dict[str, float] | None = None
     with psycopg.connect(db_url) as conn:
         for table in tables:
             buffer = bytearray()
             with conn.cursor().copy(f"COPY {table} TO STDOUT") as copy:
                 for data in copy:
                     buffer += data
+            buffers[table] = bytes(buffer)
             rows_total += conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-            conn.execute(f"DROP TABLE IF EXISTS bench_{table}")
-            conn.execute(f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)")
-            db_before, cpu, started = postgres_cpu(), time.process_time(), time.perf_counter()
-            with conn.cursor().copy(f"COPY bench_{table} FROM STDIN") as copy:
-                copy.write(bytes(buffer))
-            conn.commit()
-            seconds += time.perf_counter() - started
-            client_cpu += time.process_time() - cpu
-            db_after = postgres_cpu()
-            db_cpu = None if db_cpu is None or db_before is None or db_after is None else db_cpu + db_after - db_before
-            conn.execute(f"DROP TABLE bench_{table}")
-        conn.commit()
-    return {"rows": rows_total, "seconds": seconds, "db_cpu": db_cpu, "cpu_seconds": client_cpu}
+        for _ in range(runs):
+            seconds = client_cpu = 0.0
+            db_cpu: float | None = 0.0
+            for table in tables:
+                conn.execute(f"DROP TABLE IF EXISTS bench_{table}")
+                conn.execute(f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)")
+                conn.commit()
+                db_before, cpu, started = postgres_cpu(), time.process_time(), time.perf_counter()
+                with conn.cursor().copy(f"COPY bench_{table} FROM STDIN") as copy:
+                    copy.write(buffers[table])
+                conn.commit()
+                seconds += time.perf_counter() - started
+                client_cpu += time.process_time() - cpu
+                db_after = postgres_cpu()
+                if db_cpu is not None and db_before is not None and db_after is not None:
+                    db_cpu += db_after - db_before
+                else:
+                    db_cpu = None
+                conn.execute(f"DROP TABLE bench_{table}")
+                conn.commit()
+            if best is None or seconds < best["seconds"]:
+                best = {"rows": rows_total, "seconds": seconds, "db_cpu": db_cpu, "cpu_seconds": client_cpu}
+    assert best is not None
+    return best
 
 
 def main() -> None:
