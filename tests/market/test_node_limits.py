@@ -7,11 +7,13 @@ such a node sends, a log request over more blocks or a batch of more requests th
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
 from chain.deploy import create_pool_with_liquidity, deploy_erc20
 from market.models import HolderBalance, Pool, Token, Transfer
+from market.rpc import RpcClient
 from market.selectors import market_state_digest
 from market.services import chain_index_reset, chain_index_to_head, rpc_client
 from tests.fixtures.limited_node import LimitedNode
@@ -21,18 +23,25 @@ pytestmark = [pytest.mark.chain, pytest.mark.django_db]
 CAP = 8  # blocks per eth_getLogs; the mini market has a few hundred
 
 
+def _index_directly_then_through_limits(  # type: ignore[no-untyped-def]
+    market, settings, **limits: int
+) -> tuple[dict[str, Any], dict[str, Any], LimitedNode, RpcClient]:
+    """The market indexed from its node in one batch (far wider than any limit), then again
+    from scratch through a ``LimitedNode``: both states' digests, the node and its client."""
+    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 100_000
+    chain_index_to_head(chain_id=market.chain_id, rpc=rpc_client(market.url))
+    direct = market_state_digest(chain_id=market.chain_id)
+    chain_index_reset(chain_id=market.chain_id)
+    with LimitedNode(market.url, **limits) as node:
+        client = rpc_client(node.url)
+        chain_index_to_head(chain_id=market.chain_id, rpc=client)
+    return direct, market_state_digest(chain_id=market.chain_id), node, client
+
+
 def test_a_capped_node_is_read_in_ranges_it_takes_and_gives_the_same_state(registered_market, settings) -> None:  # type: ignore[no-untyped-def]
     m = registered_market
-    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 100_000  # one batch: far wider than the cap
-    chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(m.url))
-    uncapped = market_state_digest(chain_id=m.chain_id)
-    chain_index_reset(chain_id=m.chain_id)
-
-    with LimitedNode(m.url, max_blocks=CAP) as node:
-        client = rpc_client(node.url)
-        chain_index_to_head(chain_id=m.chain_id, rpc=client)
-
-    assert market_state_digest(chain_id=m.chain_id) == uncapped
+    uncapped, capped, node, client = _index_directly_then_through_limits(m, settings, max_blocks=CAP)
+    assert capped == uncapped
     assert node.refused, "the node never refused: the test did not exercise the cap"
     assert max(end - start + 1 for start, end in node.answered) <= CAP
     # The cap is learned from the first refusals (a few halvings), not met again on every request.
@@ -86,17 +95,10 @@ def test_a_node_that_limits_batches_gets_smaller_ones_and_gives_the_same_state( 
 ) -> None:
     """Headers and token metadata are read in batches of up to 200 and 50; a node taking at
     most 3 gets batches of 3 after a few refusals, one taking none gets single requests."""
-    m = registered_market
-    settings.INDEX_SPAN_INITIAL = settings.INDEX_SPAN_MAX = 100_000
-    chain_index_to_head(chain_id=m.chain_id, rpc=rpc_client(m.url))
-    unlimited = market_state_digest(chain_id=m.chain_id)
-    chain_index_reset(chain_id=m.chain_id)
-
-    with LimitedNode(m.url, max_batch=max_batch) as node:
-        client = rpc_client(node.url)
-        chain_index_to_head(chain_id=m.chain_id, rpc=client)
-
-    assert market_state_digest(chain_id=m.chain_id) == unlimited
+    unlimited, limited, node, client = _index_directly_then_through_limits(
+        registered_market, settings, max_batch=max_batch
+    )
+    assert limited == unlimited
     assert node.refused_batches, "no batch was refused: the test did not exercise the limit"
     assert all(size <= max_batch for size in node.batches)
     assert client.max_batch == 0 if max_batch == 0 else 1 <= (client.max_batch or 0) <= max_batch
