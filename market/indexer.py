@@ -650,8 +650,9 @@ class ChainIndexer:
         Providers cap ``eth_getLogs`` by blocks or by results (often 2,000-10,000 blocks or
         10,000 logs), so a wide read (a new token's history from ``INDEX_START_BLOCK``, the
         discovery plan of a long catch-up) would otherwise fail every time it is retried.
-        Probing with one piece at a time costs one refusal per halving: about 5 to go from a
-        third of a million blocks to a 10,000-block cap. A single block refused is raised.
+        Probing with one piece at a time costs one refusal per halving: five or six to go from
+        a third of a million blocks to a 10,000-block cap (which it then meets with pieces of
+        up to half that size at worst). A single block refused is raised.
         """
         size = refused = end - start + 1
         while True:
@@ -901,11 +902,10 @@ class ChainIndexer:
             try:
                 if isinstance(decimals_r, RpcError) or decimals_r in (None, "0x"):
                     raise d.UndecodableLog("reverted")
-                decimals: int | None = d.decode_uint(decimals_r)
-                if decimals is not None and decimals > 77:
+                decimals = d.decode_uint(decimals_r)
+                if decimals > 77:
                     issues.append("decimals:out-of-range")
-                    decimals = None
-                meta["decimals"] = decimals
+                meta["decimals"] = decimals if decimals <= 77 else None
             except d.UndecodableLog:
                 issues.append("decimals:reverted")
                 meta["decimals"] = None
