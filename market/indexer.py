@@ -346,8 +346,9 @@ class ChainIndexer:
         # by the walk until the batch that discovers them; overflowing ones are read again.
         self.kept: dict[str, list[tuple[Log, int]]] = {}
         self.kept_overflow: set[str] = set()
-        # Widest eth_getLogs block range the node took after refusing a wider one; None: no refusal yet.
-        self.log_range_cap: int | None = None
+        # Widest eth_getLogs block range the node takes: the provider's documented limit
+        # (RPC_MAX_LOG_BLOCKS), or what it took after refusing a wider one; None: no limit met yet.
+        self.log_range_cap: int | None = settings.RPC_MAX_LOG_BLOCKS or None
         self.load_state()
 
     # --- state ----------------------------------------------------------------------------

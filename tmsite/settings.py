@@ -229,6 +229,10 @@ WEB3_REQUEST_TIMEOUT = env_float("WEB3_REQUEST_TIMEOUT", 10.0, minimum=0.1)  # s
 READYZ_TIMEOUT = env_float("READYZ_TIMEOUT", 2.0, minimum=0.05)  # seconds per dependency probe
 RPC_RETRIES = env_int("RPC_RETRIES", 3, minimum=0)  # extra attempts after a network error
 RPC_BACKOFF = env_float("RPC_BACKOFF", 0.5, minimum=0.0)  # seconds before the first retry, doubling
+# A provider's documented limits, so the indexer never meets them; 0: unknown, learned from the
+# node's refusals in each run (a refused request is split, and what the node took caps later ones).
+RPC_MAX_LOG_BLOCKS = env_int("RPC_MAX_LOG_BLOCKS", 0, minimum=0)  # blocks per eth_getLogs request
+RPC_MAX_BATCH = env_int("RPC_MAX_BATCH", 0, minimum=0)  # requests per JSON-RPC batch
 
 # --- Indexer ----------------------------------------------------------------------------
 

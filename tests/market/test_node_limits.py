@@ -103,3 +103,13 @@ def test_a_node_that_limits_batches_gets_smaller_ones_and_gives_the_same_state( 
     assert all(size <= max_batch for size in node.batches)
     assert client.max_batch == 0 if max_batch == 0 else 1 <= (client.max_batch or 0) <= max_batch
     assert node.refused_batches <= 12  # learned from the first refusals, not met on every batch
+
+
+def test_a_providers_documented_limits_are_never_met(registered_market, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RPC_MAX_LOG_BLOCKS, settings.RPC_MAX_BATCH = CAP, 3
+    unlimited, limited, node, _ = _index_directly_then_through_limits(
+        registered_market, settings, max_blocks=CAP, max_batch=3
+    )
+    assert limited == unlimited
+    assert node.answered and node.batches  # logs and batches went through
+    assert (node.refused, node.refused_batches) == (0, 0)
