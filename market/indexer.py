@@ -719,7 +719,7 @@ class ChainIndexer:
             return
         try:
             created = self._get_logs(from_block, target, list(self.factories), [d.PAIR_CREATED])
-        except RpcError as exc:  # e.g. a node that caps a request's block range: no plan, as before
+        except RpcError as exc:  # an error splitting does not get round (one block refused): the run goes unplanned
             logger.info("chain %s: no discovery plan from block %d (%s)", self.chain_id, from_block, exc)
             return
         for log in created:
