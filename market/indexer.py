@@ -298,6 +298,11 @@ def _check_hashes(logs: list[Log], headers: dict[int, dict[str, Any]], *, since:
             raise ReorgDuringFetch(f"block {int(log.blockNumber, 16)} changed while its logs were read")
 
 
+def _log_filter(start: int, end: int, addresses: list[str], topics: list[str]) -> dict[str, Any]:
+    """An ``eth_getLogs`` filter: logs of ``addresses`` with any of ``topics`` first, blocks start..end."""
+    return {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses, "topics": [topics]}
+
+
 def _as_dict(log: Log) -> dict[str, Any]:
     """The node's form of a log, for the decoders in ``market.decode`` (the walk slices the
     common shapes itself and only sends the others there)."""
@@ -630,10 +635,8 @@ class ChainIndexer:
         (``RangeTooLarge``: too many blocks, too many results, or a timeout) is read in
         pieces it accepts (``_get_refused_range``)."""
 
-        def log_filter(start: int, end: int) -> dict[str, Any]:
-            return {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses, "topics": [topics]}
-
-        parts = self.rpc.get_logs([log_filter(start, end) for start, end in ranges], refusals=True)
+        filters = [_log_filter(start, end, addresses, topics) for start, end in ranges]
+        parts = self.rpc.get_logs(filters, refusals=True)
         logs: list[Log] = []
         for (start, end), part in zip(ranges, parts, strict=True):
             if isinstance(part, RangeTooLarge):
@@ -652,8 +655,8 @@ class ChainIndexer:
         10,000 logs), so a wide read (a new token's history from ``INDEX_START_BLOCK``, the
         discovery plan of a long catch-up) would otherwise fail every time it is retried.
         Probing with one piece at a time costs one refusal per halving: five or six to go from
-        a third of a million blocks to a 10,000-block cap (which it then meets with pieces of
-        up to half that size at worst). A single block refused is raised.
+        a third of a million blocks to a 10,000-block cap, plus at most one for a last probe
+        between the sizes taken and refused. A single block refused is raised.
         """
         size = refused = end - start + 1
         while True:
@@ -662,16 +665,21 @@ class ChainIndexer:
             size = (size + 1) // 2
             if self.log_range_cap is not None:
                 size = min(size, self.log_range_cap)
-            filter_ = {
-                "fromBlock": hex(start),
-                "toBlock": hex(start + size - 1),
-                "address": addresses,
-                "topics": [topics],
-            }
-            first = self.rpc.get_logs([filter_], refusals=True)[0]
+            first = self.rpc.get_logs([_log_filter(start, start + size - 1, addresses, topics)], refusals=True)[0]
             if not isinstance(first, RangeTooLarge):
                 break
             refusal, refused = first, size
+        logs = list(first)
+        position = start + size
+        # One more probe, between the size taken and the size refused, reading the next piece:
+        # the cap lands at two thirds of the node's limit or more instead of half, and the
+        # probe costs nothing when the node takes it.
+        between = min((size + refused) // 2, end - position + 1)
+        if between > size and (self.log_range_cap is None or between <= self.log_range_cap):
+            piece = self.rpc.get_logs([_log_filter(position, position + between - 1, addresses, topics)], refusals=True)
+            if not isinstance(piece[0], RangeTooLarge):
+                logs += piece[0]
+                position, size = position + between, between
         if self.log_range_cap is None or size < self.log_range_cap:
             logger.info(
                 "chain %s: the node refused %d blocks of logs (%s); reading at most %d blocks per request",
@@ -681,8 +689,8 @@ class ChainIndexer:
                 size,
             )
             self.log_range_cap = size
-        rest = [(s, min(s + size - 1, end)) for s in range(start + size, end + 1, size)]
-        return [*first, *(self._get_log_ranges(rest, addresses, topics) if rest else [])]
+        rest = [(s, min(s + size - 1, end)) for s in range(position, end + 1, size)]
+        return [*logs, *(self._get_log_ranges(rest, addresses, topics) if rest else [])]
 
     def watch_list(self, batch: Batch | None = None) -> Watch:
         """What to fetch, copied so a prefetch thread never reads state the store changes.

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from chain.deploy import create_pool_with_liquidity, deploy_erc20
+from market import decode as d
+from market.indexer import ChainIndexer
 from market.models import HolderBalance, Pool, Token, Transfer
 from market.rpc import RpcClient
 from market.selectors import market_state_digest
@@ -113,3 +115,20 @@ def test_a_providers_documented_limits_are_never_met(registered_market, settings
     assert limited == unlimited
     assert node.answered and node.batches  # logs and batches went through
     assert (node.refused, node.refused_batches) == (0, 0)
+
+
+def test_the_learned_log_range_is_close_to_the_nodes_limit(registered_market) -> None:  # type: ignore[no-untyped-def]
+    """Halving a refused range overshoots (40 refused, 20 refused, 10 taken, for a limit of
+    19); one probe between the sizes taken and refused brings the cap to 15."""
+    m = registered_market
+    while m.w3.eth.block_number < 120:
+        m.advance(12)
+    addresses = [*m.tokens.values(), *m.pools]
+    topics = [*d.TOKEN_TOPICS, *d.POOL_TOPICS]
+    with LimitedNode(m.url, max_blocks=19) as node:
+        indexer = ChainIndexer(rpc=rpc_client(node.url), chain_id=m.chain_id)
+        logs = indexer._get_logs(0, 119, addresses, topics)
+    direct = ChainIndexer(rpc=rpc_client(m.url), chain_id=m.chain_id)._get_logs(0, 119, addresses, topics)
+    assert logs == direct and logs
+    assert indexer.log_range_cap is not None and 19 * 2 / 3 <= indexer.log_range_cap <= 19
+    assert max(end - start + 1 for start, end in node.answered) <= 19
