@@ -13,7 +13,7 @@ connection meanwhile, so the node's, Python's and the database's work overlap.
 The range span adapts: it doubles while batches are quick and halves after a slow one, within
 ``INDEX_SPAN_MIN``..``INDEX_SPAN_MAX`` blocks. A request the node refuses as too large (too many
 blocks or results, or a timeout) is read in smaller pieces, and the widest piece it took caps
-every later request (``_get_refused_range``), so a node with a range limit is read the same way.
+every later request (``RpcClient.logs_in_range``), so a node with a range limit is read the same way.
 
 A catch-up of more than one range first asks for the factories' ``PairCreated`` logs over all
 of it (``plan_discoveries``), so the tokens of pools it will discover are fetched from its
@@ -75,7 +75,6 @@ ERC20_NAME = "0x06fdde03"
 ERC20_SYMBOL = "0x95d89b41"
 ERC20_DECIMALS = "0x313ce567"
 ERC20_TOTAL_SUPPLY = "0x18160ddd"
-MAX_ADDRESSES_PER_FILTER = 1000  # addresses in one eth_getLogs filter, before splitting the request
 COLLECT_EVERY_BATCHES = 50  # batches between full garbage collections during a run (``_collection_paused``)
 
 
@@ -298,11 +297,6 @@ def _check_hashes(logs: list[Log], headers: dict[int, dict[str, Any]], *, since:
             raise ReorgDuringFetch(f"block {int(log.blockNumber, 16)} changed while its logs were read")
 
 
-def _log_filter(start: int, end: int, addresses: list[str], topics: list[str]) -> dict[str, Any]:
-    """An ``eth_getLogs`` filter: logs of ``addresses`` with any of ``topics`` first, blocks start..end."""
-    return {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses, "topics": [topics]}
-
-
 def _as_dict(log: Log) -> dict[str, Any]:
     """The node's form of a log, for the decoders in ``market.decode`` (the walk slices the
     common shapes itself and only sends the others there)."""
@@ -351,9 +345,6 @@ class ChainIndexer:
         # by the walk until the batch that discovers them; overflowing ones are read again.
         self.kept: dict[str, list[tuple[Log, int]]] = {}
         self.kept_overflow: set[str] = set()
-        # Widest eth_getLogs block range the node takes: the provider's documented limit
-        # (RPC_MAX_LOG_BLOCKS), or what it took after refusing a wider one; None: no limit met yet.
-        self.log_range_cap: int | None = settings.RPC_MAX_LOG_BLOCKS or None
         self.load_state()
 
     # --- state ----------------------------------------------------------------------------
@@ -617,80 +608,9 @@ class ChainIndexer:
     # --- fetching ---------------------------------------------------------------------------
 
     def _get_logs(self, from_block: int, to_block: int, addresses: list[str], topics: list[str]) -> list[Log]:
-        """Logs of the addresses in the range, fetched as a few sub-ranges in flight, none
-        wider than the node is known to accept (``log_range_cap``)."""
-        if not addresses or from_block > to_block:
-            return []
-        step = max(1, -(-(to_block - from_block + 1) // self.rpc.parallel))
-        if self.log_range_cap is not None:
-            step = min(step, self.log_range_cap)
-        ranges = [(start, min(start + step - 1, to_block)) for start in range(from_block, to_block + 1, step)]
-        logs: list[Log] = []
-        for group in chunked(addresses, MAX_ADDRESSES_PER_FILTER):
-            logs += self._get_log_ranges(ranges, list(group), topics)
-        return logs
-
-    def _get_log_ranges(self, ranges: list[tuple[int, int]], addresses: list[str], topics: list[str]) -> list[Log]:
-        """The logs of each block range, in order; a range the node refuses as too large
-        (``RangeTooLarge``: too many blocks, too many results, or a timeout) is read in
-        pieces it accepts (``_get_refused_range``)."""
-
-        filters = [_log_filter(start, end, addresses, topics) for start, end in ranges]
-        parts = self.rpc.get_logs(filters, refusals=True)
-        logs: list[Log] = []
-        for (start, end), part in zip(ranges, parts, strict=True):
-            if isinstance(part, RangeTooLarge):
-                part = self._get_refused_range(start, end, addresses, topics, part)
-            logs += part
-        return logs
-
-    def _get_refused_range(
-        self, start: int, end: int, addresses: list[str], topics: list[str], refusal: RangeTooLarge
-    ) -> list[Log]:
-        """Read a refused range in pieces: the first piece is halved until the node takes it,
-        that size becomes ``log_range_cap`` for every later request of this indexer, and the
-        rest of the range follows in pieces of that size, several in flight.
-
-        Providers cap ``eth_getLogs`` by blocks or by results (often 2,000-10,000 blocks or
-        10,000 logs), so a wide read (a new token's history from ``INDEX_START_BLOCK``, the
-        discovery plan of a long catch-up) would otherwise fail every time it is retried.
-        Probing with one piece at a time costs one refusal per halving: five or six to go from
-        a third of a million blocks to a 10,000-block cap, plus at most one for a last probe
-        between the sizes taken and refused. A single block refused is raised.
-        """
-        size = refused = end - start + 1
-        while True:
-            if size == 1:
-                raise refusal
-            size = (size + 1) // 2
-            if self.log_range_cap is not None:
-                size = min(size, self.log_range_cap)
-            first = self.rpc.get_logs([_log_filter(start, start + size - 1, addresses, topics)], refusals=True)[0]
-            if not isinstance(first, RangeTooLarge):
-                break
-            refusal, refused = first, size
-        logs = list(first)
-        position = start + size
-        # One more probe, between the size taken and the size refused, reading the next piece:
-        # the cap lands at two thirds of the node's limit or more instead of half, and the
-        # probe costs nothing when the node takes it.
-        between = min((size + refused) // 2, end - position + 1)
-        if between > size and (self.log_range_cap is None or between <= self.log_range_cap):
-            piece = self.rpc.get_logs([_log_filter(position, position + between - 1, addresses, topics)], refusals=True)
-            if not isinstance(piece[0], RangeTooLarge):
-                logs += piece[0]
-                position, size = position + between, between
-        if self.log_range_cap is None or size < self.log_range_cap:
-            logger.info(
-                "chain %s: the node refused %d blocks of logs (%s); reading at most %d blocks per request",
-                self.chain_id,
-                refused,
-                refusal.message,
-                size,
-            )
-            self.log_range_cap = size
-        rest = [(s, min(s + size - 1, end)) for s in range(position, end + 1, size)]
-        return [*logs, *(self._get_log_ranges(rest, addresses, topics) if rest else [])]
+        """Logs of the addresses in the range (``RpcClient.logs_in_range``: a few sub-ranges in
+        flight, none wider than the node takes)."""
+        return self.rpc.logs_in_range(from_block, to_block, addresses, topics)
 
     def watch_list(self, batch: Batch | None = None) -> Watch:
         """What to fetch, copied so a prefetch thread never reads state the store changes.

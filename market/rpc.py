@@ -102,6 +102,14 @@ def _batch_refusal(replies: Any) -> dict[str, Any] | None:
     return None
 
 
+MAX_ADDRESSES_PER_FILTER = 1000  # addresses in one eth_getLogs filter, before splitting the request
+
+
+def _log_filter(start: int, end: int, addresses: list[str], topics: list[str]) -> dict[str, Any]:
+    """An ``eth_getLogs`` filter: logs of ``addresses`` with any of ``topics`` first, blocks start..end."""
+    return {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses, "topics": [topics]}
+
+
 class RangeTooLarge(RpcError):
     """The request covered too many blocks or logs; split it and ask again."""
 
@@ -167,6 +175,8 @@ class RpcClient:
         retries: int = 3,
         backoff: float = 0.5,
         parallel: int = 3,
+        max_batch: int | None = None,
+        max_log_blocks: int | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout  # seconds per HTTP request
@@ -180,8 +190,10 @@ class RpcClient:
         self._session.mount("https://", adapter)
         self._pool: ThreadPoolExecutor | None = None
         self.calls = 0  # requests sent, for progress and metrics
-        # Requests per batch the node took after refusing more (0: it takes none); None: no limit met.
-        self.max_batch: int | None = None
+        # The node's limits: a provider's documented ones, or what it took after refusing more.
+        # Requests per batch (0: it takes none) and blocks per eth_getLogs; None: no limit met.
+        self.max_batch = max_batch
+        self.max_log_blocks = max_log_blocks
 
     def close(self) -> None:
         self._session.close()
@@ -311,16 +323,84 @@ class RpcClient:
         """Run one method over many parameter sets, ``parallel`` requests in flight; raises the first error."""
         return self._map(lambda params: self.call(method, params), param_sets)
 
-    def get_logs(
-        self, filters: Sequence[dict[str, Any]], *, refusals: bool = False
-    ) -> list[list[Log]] | list[list[Log] | RangeTooLarge]:
-        """``eth_getLogs`` of each filter as ``Log`` structs, ``parallel`` requests in flight, in order.
+    def get_logs(self, filters: Sequence[dict[str, Any]]) -> list[list[Log]]:
+        """``eth_getLogs`` of each filter as ``Log`` structs, ``parallel`` requests in flight, in order."""
+        return self._map(self._get_logs, filters)
 
-        ``refusals``: a filter the node refuses as too large gets its ``RangeTooLarge`` in its
-        place instead of failing the others, so the caller can split just that one."""
-        if not refusals:
-            return self._map(self._get_logs, filters)
-        return self._map(self._get_logs_or_refusal, filters)
+    def logs_in_range(self, from_block: int, to_block: int, addresses: list[str], topics: list[str]) -> list[Log]:
+        """Logs of the addresses with any of the topics first, blocks ``from_block``..``to_block``,
+        in chain order per address group: ``parallel`` sub-ranges in flight, none wider than
+        ``max_log_blocks``; a sub-range the node refuses as too large (``RangeTooLarge``: too
+        many blocks, too many results, or a timeout) is read in pieces it takes
+        (``_refused_range``)."""
+        if not addresses or from_block > to_block:
+            return []
+        step = max(1, -(-(to_block - from_block + 1) // self.parallel))
+        if self.max_log_blocks is not None:
+            step = min(step, self.max_log_blocks)
+        ranges = [(start, min(start + step - 1, to_block)) for start in range(from_block, to_block + 1, step)]
+        logs: list[Log] = []
+        for start in range(0, len(addresses), MAX_ADDRESSES_PER_FILTER):
+            logs += self._ranges(ranges, addresses[start : start + MAX_ADDRESSES_PER_FILTER], topics)
+        return logs
+
+    def _ranges(self, ranges: list[tuple[int, int]], addresses: list[str], topics: list[str]) -> list[Log]:
+        filters = [_log_filter(start, end, addresses, topics) for start, end in ranges]
+        parts = self._map(self._get_logs_or_refusal, filters)
+        logs: list[Log] = []
+        for (start, end), part in zip(ranges, parts, strict=True):
+            if isinstance(part, RangeTooLarge):
+                part = self._refused_range(start, end, addresses, topics, part)
+            logs += part
+        return logs
+
+    def _refused_range(
+        self, start: int, end: int, addresses: list[str], topics: list[str], refusal: RangeTooLarge
+    ) -> list[Log]:
+        """Read a refused range in pieces: the first piece is halved until the node takes it,
+        that size becomes ``max_log_blocks`` for every later request of this client, and the
+        rest of the range follows in pieces of that size, several in flight.
+
+        Providers cap ``eth_getLogs`` by blocks or by results (often 2,000-10,000 blocks or
+        10,000 logs), so a wide read (a new token's history from ``INDEX_START_BLOCK``, the
+        discovery plan of a long catch-up) would otherwise fail every time it is retried.
+        Probing with one piece at a time costs one refusal per halving: five or six to go from
+        a third of a million blocks to a 10,000-block cap, plus at most one for a last probe
+        between the sizes taken and refused. A single block refused is raised.
+        """
+        size = refused = end - start + 1
+        while True:
+            if size == 1:
+                raise refusal
+            size = (size + 1) // 2
+            if self.max_log_blocks is not None:
+                size = min(size, self.max_log_blocks)
+            first = self._get_logs_or_refusal(_log_filter(start, start + size - 1, addresses, topics))
+            if not isinstance(first, RangeTooLarge):
+                break
+            refusal, refused = first, size
+        logs = list(first)
+        position = start + size
+        # One more probe, between the size taken and the size refused, reading the next piece:
+        # the cap lands at two thirds of the node's limit or more instead of half, and the
+        # probe costs nothing when the node takes it.
+        between = min((size + refused) // 2, end - position + 1)
+        if between > size and (self.max_log_blocks is None or between <= self.max_log_blocks):
+            piece = self._get_logs_or_refusal(_log_filter(position, position + between - 1, addresses, topics))
+            if not isinstance(piece, RangeTooLarge):
+                logs += piece
+                position, size = position + between, between
+        if self.max_log_blocks is None or size < self.max_log_blocks:
+            logger.info(
+                "rpc %s refused %d blocks of logs (%s); at most %d blocks per request from now on",
+                self.url,
+                refused,
+                refusal.message,
+                size,
+            )
+            self.max_log_blocks = size
+        rest = [(s, min(s + size - 1, end)) for s in range(position, end + 1, size)]
+        return [*logs, *(self._ranges(rest, addresses, topics) if rest else [])]
 
     def _get_logs_or_refusal(self, filter_: dict[str, Any]) -> list[Log] | RangeTooLarge:
         try:

@@ -21,15 +21,15 @@ LOCK_KEY = "lock:chain:{chain_id}:{name}"
 
 
 def rpc_client(url: str | None = None) -> RpcClient:
-    client = RpcClient(
+    return RpcClient(
         url or settings.WEB3_PROVIDER_URI,
         timeout=settings.WEB3_REQUEST_TIMEOUT,
         retries=settings.RPC_RETRIES,
         backoff=settings.RPC_BACKOFF,
         parallel=settings.INDEX_PARALLEL_REQUESTS,
+        max_batch=settings.RPC_MAX_BATCH or None,
+        max_log_blocks=settings.RPC_MAX_LOG_BLOCKS or None,
     )
-    client.max_batch = settings.RPC_MAX_BATCH or None
-    return client
 
 
 def quote_assets_for_chain(chain_id: int) -> dict[str, str]:

@@ -130,5 +130,5 @@ def test_the_learned_log_range_is_close_to_the_nodes_limit(registered_market) ->
         logs = indexer._get_logs(0, 119, addresses, topics)
     direct = ChainIndexer(rpc=rpc_client(m.url), chain_id=m.chain_id)._get_logs(0, 119, addresses, topics)
     assert logs == direct and logs
-    assert indexer.log_range_cap is not None and 19 * 2 / 3 <= indexer.log_range_cap <= 19
+    assert indexer.rpc.max_log_blocks is not None and 19 * 2 / 3 <= indexer.rpc.max_log_blocks <= 19
     assert max(end - start + 1 for start, end in node.answered) <= 19
