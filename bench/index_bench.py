@@ -171,6 +171,7 @@ import json, time, django
 django.setup()
 from bench.proc_cpu import process_cpu
 from market import decode as d
+from market.rpc import log_filter
 from market.models import Pool, Token, Dex
 from market.services import rpc_client
 rpc = rpc_client()
@@ -179,8 +180,7 @@ addresses = [*Dex.objects.values_list("factory", flat=True), *Token.objects.valu
              *Pool.objects.values_list("address", flat=True)]
 topics = [d.PAIR_CREATED, *d.TOKEN_TOPICS, *d.POOL_TOPICS]
 span = 500
-filters = [{{"fromBlock": hex(s), "toBlock": hex(min(s + span - 1, head)), "address": addresses, "topics": [topics]}}
-           for s in range(0, head + 1, span)]
+filters = [log_filter(s, min(s + span - 1, head), addresses, topics) for s in range(0, head + 1, span)]
 ways = {{"client": lambda: rpc.get_logs(filters),
         "generic": lambda: rpc.map_calls("eth_getLogs", [[f] for f in filters])}}
 best = {{}}

@@ -105,7 +105,7 @@ def _batch_refusal(replies: Any) -> dict[str, Any] | None:
 MAX_ADDRESSES_PER_FILTER = 1000  # addresses in one eth_getLogs filter, before splitting the request
 
 
-def _log_filter(start: int, end: int, addresses: list[str], topics: list[str]) -> dict[str, Any]:
+def log_filter(start: int, end: int, addresses: list[str], topics: list[str]) -> dict[str, Any]:
     """An ``eth_getLogs`` filter: logs of ``addresses`` with any of ``topics`` first, blocks start..end."""
     return {"fromBlock": hex(start), "toBlock": hex(end), "address": addresses, "topics": [topics]}
 
@@ -345,7 +345,7 @@ class RpcClient:
         return logs
 
     def _ranges(self, ranges: list[tuple[int, int]], addresses: list[str], topics: list[str]) -> list[Log]:
-        filters = [_log_filter(start, end, addresses, topics) for start, end in ranges]
+        filters = [log_filter(start, end, addresses, topics) for start, end in ranges]
         parts = self._map(self._get_logs_or_refusal, filters)
         logs: list[Log] = []
         for (start, end), part in zip(ranges, parts, strict=True):
@@ -375,7 +375,7 @@ class RpcClient:
             size = (size + 1) // 2
             if self.max_log_blocks is not None:
                 size = min(size, self.max_log_blocks)
-            first = self._get_logs_or_refusal(_log_filter(start, start + size - 1, addresses, topics))
+            first = self._get_logs_or_refusal(log_filter(start, start + size - 1, addresses, topics))
             if not isinstance(first, RangeTooLarge):
                 break
             refusal, refused = first, size
@@ -386,7 +386,7 @@ class RpcClient:
         # probe costs nothing when the node takes it.
         between = min((size + refused) // 2, end - position + 1)
         if between > size and (self.max_log_blocks is None or between <= self.max_log_blocks):
-            piece = self._get_logs_or_refusal(_log_filter(position, position + between - 1, addresses, topics))
+            piece = self._get_logs_or_refusal(log_filter(position, position + between - 1, addresses, topics))
             if not isinstance(piece, RangeTooLarge):
                 logs += piece
                 position, size = position + between, between

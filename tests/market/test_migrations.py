@@ -51,9 +51,9 @@ def _manage(env: dict[str, str], *args: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def _insert_sql(table: str, columns: str, count: int, marker: str) -> str:
-    placeholders = ", ".join([marker] * count)
-    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+def _insert_sql(table: str, columns: str, count: int) -> str:
+    """An INSERT with ``?`` placeholders (``run`` turns them into PostgreSQL's)."""
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['?'] * count)})"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,7 +88,7 @@ def test_rekeying_keeps_every_stored_row_and_still_refuses_a_duplicate_log(datab
     _manage(env, "migrate", "market", "0003", "--verbosity", "0")
     for table, (columns, rows) in ROWS.items():
         for row in rows:
-            run(_insert_sql(table, columns, len(row), "?"), row)
+            run(_insert_sql(table, columns, len(row)), row)
     before = {
         table: run(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4", fetch=True)
         for table, (columns, _) in ROWS.items()
@@ -104,4 +104,4 @@ def test_rekeying_keeps_every_stored_row_and_still_refuses_a_duplicate_log(datab
     assert [len(rows) for rows in after.values()] == [2, 2, 1]
     columns, rows = ROWS["market_transfer"]
     with pytest.raises(Exception, match="(?i)unique|duplicate"):
-        run(_insert_sql("market_transfer", columns, len(rows[0]), "?"), rows[0])
+        run(_insert_sql("market_transfer", columns, len(rows[0])), rows[0])
